@@ -1,0 +1,150 @@
+"""What each Invoke task does, behind `tasks.py`: settings in, pipeline calls, messages out."""
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Callable
+
+from . import archive, base as basemod
+from .archs import parse_archs
+from .doctor import format_checks, run_checks
+from .errors import ConfigError, Interrupted, PipelineError
+from .pipeline import ROOT, Pipeline, State, rpm_digests
+from .progress import make_reporter
+from .recipe import Debootstrap
+from .settings import resolve
+from .sources import cache_path
+
+
+def guarded(func: Callable) -> Callable:
+    """Expected failures become one message and an exit code, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any):
+        from invoke.exceptions import Exit
+
+        try:
+            return func(*args, **kwargs)
+        except PipelineError as exc:
+            raise Exit(exc.render(), code=exc.exit_code) from None
+        except KeyboardInterrupt:
+            exc = Interrupted()
+            raise Exit(exc.render(), code=exc.exit_code) from None
+
+    return wrapper
+
+
+def settings_from(ctx: Any, **flags: Any):
+    section = ctx.config.get("mysqlbuild", {}) if ctx is not None else {}
+    config = {key: section[key] for key in section} if section else {}
+    flags = {k: (None if v is False and k in ("force", "dry_run") else v) for k, v in flags.items()}
+    return resolve(config, os.environ, flags)
+
+
+def _pipeline(settings) -> Pipeline:
+    return Pipeline(settings, make_reporter(settings.progress))
+
+
+def stage(ctx: Any, last: str, **flags: Any) -> None:
+    settings = settings_from(ctx, **flags)
+    pipeline = _pipeline(settings)
+    if settings.dry_run:
+        print(pipeline.format_plan(pipeline.plan(last, settings.force)))
+        print("dry run: nothing was run")
+        return
+    targets = pipeline.run(last, settings.force)
+    for t in targets:
+        lines = [f"{t.label}:"]
+        if last in ("rpms", "image", "verify", "save", "build"):
+            lines.append(f"  RPMs:    {t.rpm_out}")
+        if last in ("image", "verify", "save", "build"):
+            lines.append(f"  image:   {t.image_tag}")
+        if last in ("save", "build"):
+            lines.append(f"  archive: {t.archive_path} (+ .sha256)")
+        if last in ("verify", "build"):
+            lines.append("  verify:  passed")
+        print("\n".join(lines))
+
+
+def make_base(ctx: Any, rootfs: str | None, debootstrap: str | None, tag: str | None, mirror_url: str | None,
+              include: str | None, variant: str, **flags: Any) -> None:
+    settings = settings_from(ctx, **flags)
+    reporter = make_reporter(settings.progress)
+    pipeline = Pipeline(settings, reporter)
+    work = settings.path(ROOT, "build_dir") / "bases"
+    if rootfs and debootstrap:
+        raise ConfigError("give either --rootfs or --debootstrap, not both")
+    if rootfs or debootstrap:
+        archs = parse_archs(settings.arch)
+        if len(archs) != 1:
+            raise ConfigError("invoke base makes one image at a time", "pass a single --arch")
+        arch = archs[0]
+        if not tag:
+            raise ConfigError("--tag is needed: the name of the image to make",
+                              "e.g. --tag kylin:v10-arm64, then name it as builder/runtime of a base in the recipe")
+        if settings.dry_run:
+            print(f"would make {tag} for {arch.docker} from " + (rootfs or f"debootstrap {debootstrap}"))
+            return
+        if rootfs:
+            image_id = basemod.from_rootfs(pipeline.engine, reporter, Path(rootfs), tag, arch, work)
+        else:
+            spec = Debootstrap(suite=debootstrap, mirror=mirror_url or "http://deb.debian.org/debian",
+                               variant=variant, include=tuple(filter(None, (include or "").split(","))))
+            image_id = basemod.debootstrap(pipeline.engine, reporter, spec, tag, arch, work)
+        print(f"{tag}: {image_id} ({arch.docker})")
+        return
+    # No source given: make the recipe's own local bases (those declared with debootstrap).
+    stage(ctx, "base", **flags)
+
+
+def load(ctx: Any, path: str, **flags: Any) -> None:
+    settings = settings_from(ctx, **flags)
+    pipeline = _pipeline(settings)
+    if settings.dry_run:
+        archive.verify(Path(path))
+        print(f"{path}: checksum ok; would load it")
+        return
+    tags = archive.load(pipeline.engine, pipeline.reporter, Path(path))
+    print("loaded: " + ", ".join(tags))
+
+
+def doctor(ctx: Any, **flags: Any) -> None:
+    settings = settings_from(ctx, **flags)
+    pipeline = _pipeline(settings)
+    checks = run_checks(pipeline.engine, settings.path(ROOT, "cache_dir"), parse_archs(settings.arch))
+    print(format_checks(checks))
+    failed = [c for c in checks if not c.ok and c.required]
+    if failed:
+        raise PipelineError(f"{len(failed)} check(s) failed: {', '.join(c.name for c in failed)}",
+                            "apply the fixes shown above, then run invoke doctor again")
+    print("this machine can run the pipeline")
+
+
+def clean(ctx: Any, sources: bool, images: bool, **flags: Any) -> None:
+    settings = settings_from(ctx, **flags)
+    pipeline = _pipeline(settings)
+    doomed: list[Path] = []
+    refs: list[str] = []
+    for t in pipeline.targets():
+        record = State(t.state_path).get("rpms")
+        if record and rpm_digests(t.rpm_out) == record.get("output", {}).get("rpms"):
+            doomed.append(t.rpm_out)
+        doomed += [t.build_dir, t.archive_path, archive.checksum_path(t.archive_path)]
+        if sources:
+            doomed += [cache_path(t.cache_dir, s).parent for s in (*t.version.sources, *t.downloads)]
+        if images:
+            refs += [t.image_tag, t.builder_tag]
+    doomed = [p for p in dict.fromkeys(doomed) if p.exists()]
+    for path in doomed:
+        print(("would remove " if settings.dry_run else "removing ") + str(path))
+        if not settings.dry_run:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    for ref in dict.fromkeys(refs):
+        if pipeline.engine.image_id(ref):
+            print(("would remove image " if settings.dry_run else "removing image ") + ref)
+            if not settings.dry_run:
+                pipeline.engine.remove_image(ref)
+    if not doomed and not refs:
+        print("nothing to clean")

@@ -1,0 +1,115 @@
+"""`invoke doctor`: is this machine able to run the pipeline, and if not, what to do."""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from .archs import ARCHS, Arch, host_arch
+from .engine import Engine, find_client
+from .errors import PipelineError
+
+BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
+NEEDED_FREE_GIB = 20  # a MySQL build: ~5 GB tree, ccache, builder and runtime images, archives
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    required: bool = True
+
+
+def arch_runnable(arch: Arch, binfmt_dir: Path = BINFMT_DIR) -> tuple[bool, str]:
+    """Can programs (and containers) of `arch` run here: natively, or QEMU registered in binfmt_misc?"""
+    if host_arch() == arch:
+        return True, "native"
+    if not (binfmt_dir / "status").exists():
+        return False, f"binfmt_misc is not mounted at {binfmt_dir}"
+    entry = binfmt_dir / f"qemu-{arch.rpm}"
+    if not entry.exists():
+        return False, f"no qemu-{arch.rpm} entry in {binfmt_dir}"
+    text = entry.read_text()
+    if not text.startswith("enabled"):
+        return False, f"qemu-{arch.rpm} is registered but disabled"
+    interpreter = flags = ""
+    for line in text.splitlines():
+        if line.startswith("interpreter "):
+            interpreter = line.split(" ", 1)[1]
+        if line.startswith("flags:"):
+            flags = line.split(":", 1)[1].strip()
+    if "F" not in flags:
+        return False, (f"qemu-{arch.rpm} is registered without the F flag ({interpreter}), so containers "
+                       "cannot find the emulator")
+    return True, f"QEMU emulation ({interpreter}, flags {flags})"
+
+
+def _register_fix(arch: Arch) -> str:
+    return ("apt-get install qemu-user-static binfmt-support && "
+            "mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null; "
+            f"update-binfmts --enable qemu-{arch.rpm}   (or, with a registry: "
+            f"docker run --privileged --rm tonistiigi/binfmt --install {arch.docker})")
+
+
+def _free(path: Path) -> tuple[Path, float]:
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return probe, shutil.disk_usage(probe).free / 2**30
+
+
+def run_checks(engine: Engine, cache_dir: Path, targets: list[Arch] | None = None) -> list[Check]:
+    checks: list[Check] = []
+    try:
+        client = find_client(engine.docker)
+        kind = "buildx plugin" if client.buildx else "built into the client (DOCKER_BUILDKIT=1)"
+        checks.append(Check("docker client", True, f"{client.path} {client.version}"))
+        checks.append(Check("BuildKit", True, kind))
+    except PipelineError as exc:
+        checks.append(Check("docker client / BuildKit", False, exc.message, exc.hint or ""))
+    data_root = None
+    try:
+        version = engine.version()
+        info = engine.info()
+        data_root = info.get("DockerRootDir")
+        checks.append(Check("Docker engine", True,
+                            f"{version.get('Version')} (API {version.get('ApiVersion')}), "
+                            f"{info.get('OSType')}/{info.get('Architecture')}"))
+    except PipelineError as exc:
+        checks.append(Check("Docker engine", False, exc.message, exc.hint or ""))
+    native = host_arch()
+    checks.append(Check("host architecture", native is not None,
+                        native.docker + f" ({native.rpm})" if native else "unsupported",
+                        "run on an x86_64 or aarch64 host"))
+    for arch in targets or [ARCHS["arm64"]]:
+        ok, detail = arch_runnable(arch)
+        checks.append(Check(f"can run linux/{arch.docker}", ok, detail, "" if ok else _register_fix(arch)))
+    for name, path in (("free disk (cache)", cache_dir),
+                       ("free disk (Docker data)", Path(data_root) if data_root else None)):
+        if path is None:
+            continue
+        if name.endswith("(Docker data)") and engine.docker_host:
+            checks.append(Check(name, True, "remote engine: not measured here", required=False))
+            continue
+        where, gib = _free(path)
+        checks.append(Check(name, gib >= NEEDED_FREE_GIB, f"{gib:.1f} GiB free at {where}",
+                            f"a MySQL build needs about {NEEDED_FREE_GIB} GiB: free space, or move the folder "
+                            "(MYSQLBUILD_CACHE_DIR, Docker's data-root)", required=False))
+    for tool, package, required in (("rpm", "rpm", True), ("rpm2cpio", "rpm", True),
+                                    ("debootstrap", "debootstrap", False)):
+        found = shutil.which(tool)
+        checks.append(Check(f"{tool} on the host", bool(found), found or "not found",
+                            f"apt-get install {package} (Debian/Ubuntu)", required=required))
+    return checks
+
+
+def format_checks(checks: list[Check]) -> str:
+    lines = []
+    for check in checks:
+        mark = "ok  " if check.ok else ("FAIL" if check.required else "warn")
+        lines.append(f"[{mark}] {check.name}: {check.detail}")
+        if not check.ok and check.fix:
+            lines.append(f"       fix: {check.fix}")
+    return "\n".join(lines)

@@ -1,0 +1,102 @@
+"""Settings: invoke.yaml, overridden by MYSQLBUILD_* variables, overridden by flags.
+
+Every setting is declared once, in SETTINGS, with its type and its help.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+ENV_PREFIX = "MYSQLBUILD_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    recipe: str = "mysql57"
+    version: str = ""            # empty: the recipe's default_version
+    arch: str = "arm64"          # comma list: amd64,arm64
+    base: str = ""               # empty: the recipe's default_base
+    jobs: int = 0                # 0: as many as CPUs and memory allow (2 GB per job)
+    rpm_with: str = ""           # rpm conditionals to switch on, comma list
+    rpm_without: str = ""        # rpm conditionals to switch off, comma list
+    mirror: str = ""             # http(s):// or file:// base tried before the recipe's URLs
+    recipes_dir: str = "recipes"
+    cache_dir: str = ".cache/sources"
+    build_dir: str = "build"
+    rpm_dir: str = "rpmbuild/RPMS"
+    dist_dir: str = "dist"
+    docker: str = "docker"       # the docker client binary
+    builder: str = ""            # an existing buildx builder (remote or kubernetes)
+    docker_host: str = ""        # another Docker engine (DOCKER_HOST form)
+    image_tag: str = "{name}:{version}-{arch}"
+    progress: str = "auto"       # auto, tty or plain
+    retries: int = 4             # download attempts per URL for transient errors
+    force: bool = False
+    dry_run: bool = False
+
+    def path(self, root: Path, name: str) -> Path:
+        value = Path(getattr(self, name)).expanduser()
+        return value if value.is_absolute() else root / value
+
+    def with_(self, **changes: Any) -> "Settings":
+        return replace(self, **changes)
+
+
+def _coerce(name: str, kind: type, value: Any, origin: str) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"{origin}: {name} must be true or false, found {value!r}")
+    if kind is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{origin}: {name} must be an integer, found {value!r}")
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{origin}: {name} must be an integer, found {value!r}") from None
+        if number < 0:
+            raise ConfigError(f"{origin}: {name} must not be negative, found {number}")
+        return number
+    if value is None:
+        return ""
+    return str(value)
+
+
+def resolve(config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None,
+            flags: Mapping[str, Any] | None = None) -> Settings:
+    """Merge the three layers; later layers win, None in flags means 'not given'."""
+    environ = os.environ if environ is None else environ
+    types = {f.name: (str if f.type == "str" else int if f.type == "int" else bool) for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    for key, value in (config or {}).items():
+        if key not in types:
+            raise ConfigError(f"invoke.yaml: unknown setting mysqlbuild.{key}",
+                              f"known settings: {', '.join(types)}")
+        values[key] = _coerce(key, types[key], value, "invoke.yaml")
+    for key, kind in types.items():
+        env_name = ENV_PREFIX + key.upper()
+        if env_name in environ:
+            values[key] = _coerce(key, kind, environ[env_name], f"environment variable {env_name}")
+    for key, value in (flags or {}).items():
+        if value is None:
+            continue
+        if key not in types:
+            raise ConfigError(f"unknown option --{key.replace('_', '-')}")
+        values[key] = _coerce(key, types[key], value, f"option --{key.replace('_', '-')}")
+    settings = Settings(**values)
+    if settings.progress not in ("auto", "tty", "plain"):
+        raise ConfigError(f"progress must be auto, tty or plain, found {settings.progress!r}")
+    if settings.mirror and not settings.mirror.startswith(("http://", "https://", "file://")):
+        raise ConfigError(f"mirror {settings.mirror!r} is not an http://, https:// or file:// URL",
+                          "set MYSQLBUILD_MIRROR to a base URL holding the source files by name, "
+                          "e.g. http://repo.intranet/mysql/ or file:///srv/mirror/")
+    return settings

@@ -1,0 +1,127 @@
+"""pytest plugin for image tests: `invoke verify` loads it with `-p mysqlbuild.testing`.
+
+Fixtures:
+- ``image``: the image under test (``--mysqlbuild-image``);
+- ``arch``: its architecture as ``uname -m`` prints it (``--mysqlbuild-arch``);
+- ``expected_packages``: name -> version-release of the RPMs it must hold;
+- ``docker_client``: a docker SDK client;
+- ``run_container``: start a container of the image (removed after the test) and
+  get a ``Container`` with its testinfra ``host``;
+- ``image_host``: testinfra host of one idle container of the image, for the module.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pytest
+
+IDLE = ["/bin/sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 1; done"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mysqlbuild", "image under test")
+    group.addoption("--mysqlbuild-image", default=None, help="image to test")
+    group.addoption("--mysqlbuild-arch", default=None, help="expected `uname -m` (aarch64, x86_64)")
+    group.addoption("--mysqlbuild-packages", default="{}", help="JSON: package name -> version-release")
+
+
+@dataclass
+class Container:
+    obj: Any  # docker.models.containers.Container
+
+    @property
+    def id(self) -> str:
+        return self.obj.id
+
+    @property
+    def host(self):
+        import testinfra
+
+        return testinfra.get_host(f"docker://{self.obj.id}")
+
+    def reload(self) -> "Container":
+        self.obj.reload()
+        return self
+
+    @property
+    def status(self) -> str:
+        self.obj.reload()
+        return self.obj.status
+
+    def logs(self) -> str:
+        return self.obj.logs().decode(errors="replace")
+
+    def wait(self, timeout: float = 60) -> int:
+        return self.obj.wait(timeout=timeout)["StatusCode"]
+
+    def ip(self) -> str:
+        self.obj.reload()
+        networks = self.obj.attrs["NetworkSettings"]["Networks"]
+        return next(iter(networks.values()))["IPAddress"]
+
+    def wait_for_log(self, text: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            logs = self.logs()
+            if text in logs:
+                return logs
+            if self.status == "exited":
+                break
+            time.sleep(0.5)
+        raise AssertionError(f"{text!r} not in the container's log within {timeout} s:\n{self.logs()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def image(request: pytest.FixtureRequest) -> str:
+    value = request.config.getoption("--mysqlbuild-image")
+    if not value:
+        pytest.skip("no image under test (--mysqlbuild-image)")
+    return value
+
+
+@pytest.fixture(scope="session")
+def arch(request: pytest.FixtureRequest) -> str | None:
+    return request.config.getoption("--mysqlbuild-arch")
+
+
+@pytest.fixture(scope="session")
+def expected_packages(request: pytest.FixtureRequest) -> dict[str, str]:
+    return json.loads(request.config.getoption("--mysqlbuild-packages") or "{}")
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    import docker
+
+    return docker.from_env(version="auto", timeout=300)
+
+
+@pytest.fixture
+def run_container(docker_client, image) -> Callable[..., Container]:
+    started: list[Any] = []
+
+    def start(*, command: list[str] | str | None = None, entrypoint: list[str] | str | None = None,
+              environment: dict[str, str] | None = None, image_ref: str | None = None, **kwargs) -> Container:
+        obj = docker_client.containers.run(image_ref or image, command=command, entrypoint=entrypoint,
+                                           environment=environment or {}, detach=True, **kwargs)
+        started.append(obj)
+        return Container(obj)
+
+    yield start
+    for obj in started:
+        try:
+            obj.remove(force=True, v=True)
+        except Exception:  # already gone
+            pass
+
+
+@pytest.fixture(scope="module")
+def image_host(docker_client, image):
+    obj = docker_client.containers.run(image, entrypoint=IDLE, command=[], detach=True)
+    try:
+        yield Container(obj).host
+    finally:
+        obj.remove(force=True, v=True)

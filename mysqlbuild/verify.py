@@ -1,0 +1,100 @@
+"""`invoke verify`: the image is what was built, and the recipe's own tests pass on it."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .engine import Engine
+from .errors import CheckError, CommandError
+from .progress import Reporter
+
+if TYPE_CHECKING:
+    from .pipeline import Target
+
+QUERY_FORMAT = "%{NAME} %{VERSION}-%{RELEASE}\\n"
+
+
+def installed_packages(engine: Engine, image: str, names: list[str]) -> dict[str, str]:
+    """name -> version-release of the packages installed in `image` (per its RPM database)."""
+    import docker
+
+    try:
+        out = engine.sdk.containers.run(image, entrypoint=["rpm"], command=["-q", "--qf", QUERY_FORMAT, *names],
+                                        remove=True, stdout=True, stderr=True)
+        text = out.decode(errors="replace")
+    except docker.errors.ContainerError as exc:
+        # rpm -q exits non-zero when a package is missing; its output still says which.
+        text = (exc.stderr or b"").decode(errors="replace") if isinstance(exc.stderr, bytes) else str(exc)
+        try:
+            logs = exc.container.logs() if exc.container else b""
+            text = logs.decode(errors="replace") or text
+        except docker.errors.APIError:
+            pass
+    except docker.errors.APIError as exc:
+        raise CheckError(f"cannot query the RPM database of {image}: {exc.explanation or exc}",
+                         "the image needs the rpm command for verification") from None
+    found = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in names:
+            found[parts[0]] = parts[1]
+    return found
+
+
+def verify_image(engine: Engine, reporter: Reporter, t: "Target", expected: dict[str, str]) -> None:
+    arch = engine.image_arch(t.image_tag)
+    if arch is None:
+        raise CheckError(f"image {t.image_tag} not found", "build it first: invoke image")
+    if arch != t.arch.docker:
+        raise CheckError(f"image {t.image_tag} has architecture {arch}, expected {t.arch.docker}",
+                         "rebuild the image for the right --arch")
+    reporter.note(f"architecture {arch}: ok")
+    if expected:
+        found = installed_packages(engine, t.image_tag, sorted(expected))
+        for name, evr in sorted(expected.items()):
+            if found.get(name) != evr:
+                raise CheckError(f"image {t.image_tag}: package {name} is {found.get(name, 'not installed')}, "
+                                 f"expected {evr}", "rebuild the image from the current RPMs: invoke image --force")
+        reporter.note("packages: " + ", ".join(f"{n} {v}" for n, v in sorted(found.items())))
+    if t.recipe.tests is None:
+        reporter.note("the recipe has no tests folder: only architecture and packages checked")
+        return
+    run_image_tests(reporter, t.recipe.tests, image=t.image_tag, arch=t.arch.rpm, packages=expected,
+                    log_path=t.log_dir / "verify.log", docker_host=t.settings.docker_host)
+
+
+def pytest_command(tests: Path, *, image: str, arch: str, packages: dict[str, str]) -> list[str]:
+    return [sys.executable, "-m", "pytest", str(tests), "-p", "mysqlbuild.testing", "-p", "no:cacheprovider",
+            "--confcutdir", str(tests), "--rootdir", str(tests), "-o", "addopts=", "-q", "-rfE",
+            "--mysqlbuild-image", image, "--mysqlbuild-arch", arch,
+            "--mysqlbuild-packages", json.dumps(packages, sort_keys=True)]
+
+
+def run_image_tests(reporter: Reporter, tests: Path, *, image: str, arch: str, packages: dict[str, str],
+                    log_path: Path, docker_host: str = "") -> None:
+    command = pytest_command(tests, image=image, arch=arch, packages=packages)
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    if docker_host:
+        env["DOCKER_HOST"] = docker_host
+    stream = reporter.build(f"image tests ({tests.name})", log_path, track_percent=False)
+    stream.feed("$ " + " ".join(command))
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            errors="replace")
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        stream.feed(line)
+        text = line.rstrip()
+        if text.startswith(("FAILED", "ERROR", "PASSED")) or " passed" in text or " failed" in text:
+            reporter.note("  " + text)
+    code = proc.wait()
+    stream.close()
+    if code != 0:
+        raise CommandError(f"image tests failed on {image}", command=command, exit_code=code,
+                           log_tail=stream.tail_text(40), log_path=str(log_path),
+                           hint="read the failing test's output in the log; the image was kept for inspection")

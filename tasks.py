@@ -1,0 +1,82 @@
+"""Invoke tasks: parse options and call the library (mysqlbuild/cli.py).
+
+Settings come from invoke.yaml (section `mysqlbuild`), overridden by
+MYSQLBUILD_* environment variables, overridden by these flags.
+"""
+from invoke import task
+
+from mysqlbuild import cli
+
+COMMON_HELP = {
+    "recipe": "recipe name under recipes/, or a path to a recipe folder (default: mysql57)",
+    "version": "version from the recipe (default: the recipe's default_version)",
+    "arch": "target architecture: arm64 (default), amd64, or a comma list amd64,arm64",
+    "base": "builder/runtime base declared in the recipe (default: the recipe's default_base)",
+    "jobs": "parallel compile jobs (default: CPUs, capped at one job per 2 GB of memory)",
+    "mirror": "http(s):// or file:// folder holding the sources by name, tried first (intranet)",
+    "rpm_with": "rpm conditionals to switch on, comma list (e.g. lse,debug)",
+    "rpm_without": "rpm conditionals to switch off, comma list",
+    "docker_host": "run everything on another Docker engine (DOCKER_HOST form: tcp://, ssh://, unix://)",
+    "builder": "an existing buildx builder to compile on (remote BuildKit, kubernetes, native arm64 nodes)",
+    "force": "redo the stage even when its key and output are unchanged",
+    "dry_run": "print the plan (inputs, keys, exact docker commands) and run nothing",
+}
+
+
+def _stage_task(last, doc):
+    def run(c, recipe=None, version=None, arch=None, base=None, jobs=None, mirror=None, rpm_with=None,
+            rpm_without=None, docker_host=None, builder=None, force=False, dry_run=False):
+        cli.guarded(cli.stage)(c, last, recipe=recipe, version=version, arch=arch, base=base, jobs=jobs,
+                               mirror=mirror, rpm_with=rpm_with, rpm_without=rpm_without,
+                               docker_host=docker_host, builder=builder, force=force, dry_run=dry_run)
+
+    run.__doc__ = doc
+    run.__name__ = last
+    return task(help=COMMON_HELP)(run)
+
+
+build = _stage_task("build", "Every stage: base, fetch, builder, rpms, image, verify, save.")
+fetch = _stage_task("fetch", "Download the recipe's sources into the cache, checksums verified.")
+builder = _stage_task("builder", "Build the builder image: the base plus the recipe's build requirements.")
+rpms = _stage_task("rpms", "Compile the RPMs into rpmbuild/RPMS/<arch>, and check them.")
+image = _stage_task("image", "Build the runtime image from the RPMs.")
+verify = _stage_task("verify", "Check the image's architecture and packages, and run the recipe's image tests.")
+save = _stage_task("save", "Write dist/<name>-<version>-<arch>.tar.gz (docker save) and its .sha256.")
+
+
+@task(help={"rootfs": "a root filesystem, as a tarball or a folder (e.g. a Kylin V10 system)",
+            "debootstrap": "make the root filesystem by debootstrap of this Debian suite (e.g. bookworm)",
+            "tag": "name of the image to make (with --rootfs or --debootstrap)",
+            "mirror_url": "Debian mirror for --debootstrap",
+            "include": "extra packages for --debootstrap, comma list",
+            "variant": "debootstrap variant (default minbase)",
+            "arch": COMMON_HELP["arch"], "recipe": COMMON_HELP["recipe"], "base": COMMON_HELP["base"],
+            "force": "remake the recipe's local base images even when present",
+            "dry_run": COMMON_HELP["dry_run"]})
+def base(c, rootfs=None, debootstrap=None, tag=None, mirror_url=None, include=None, variant="minbase", arch=None,
+         recipe=None, base=None, force=False, dry_run=False):
+    """Make a base image with no registry: from a root filesystem, by debootstrap, or the recipe's own."""
+    cli.guarded(cli.make_base)(c, rootfs, debootstrap, tag, mirror_url, include, variant, arch=arch,
+                               recipe=recipe, base=base, force=force, dry_run=dry_run)
+
+
+@task(help={"path": "the .tar.gz written by invoke save (its .sha256 must lie beside it)",
+            "docker_host": COMMON_HELP["docker_host"], "dry_run": "only check the checksum"})
+def load(c, path, docker_host=None, dry_run=False):
+    """Load an image archive into Docker, after checking its sha256."""
+    cli.guarded(cli.load)(c, path, docker_host=docker_host, dry_run=dry_run)
+
+
+@task(help={"arch": COMMON_HELP["arch"], "docker_host": COMMON_HELP["docker_host"]})
+def doctor(c, arch=None, docker_host=None):
+    """Check this machine: Docker, BuildKit, emulation of the target, disk, host tools."""
+    cli.guarded(cli.doctor)(c, arch=arch, docker_host=docker_host)
+
+
+@task(help={"recipe": COMMON_HELP["recipe"], "version": COMMON_HELP["version"], "arch": COMMON_HELP["arch"],
+            "base": COMMON_HELP["base"], "sources": "also remove the version's downloaded sources",
+            "images": "also remove the builder and runtime images", "dry_run": "list what would go"})
+def clean(c, recipe=None, version=None, arch=None, base=None, sources=False, images=False, dry_run=False):
+    """Remove a target's build folder, its RPMs (when they are this build's) and its archive."""
+    cli.guarded(cli.clean)(c, sources, images, recipe=recipe, version=version, arch=arch, base=base,
+                           dry_run=dry_run)
