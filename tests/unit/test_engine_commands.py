@@ -1,0 +1,42 @@
+"""Docker command lines for the buildx and the built-in BuildKit paths, and client choice."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from mysqlbuild.engine import BuildRequest, ClientInfo, build_command
+
+REQ = BuildRequest(dockerfile=Path("/ctx/Dockerfile"), context=Path("/ctx"), platform="linux/arm64",
+                   target="export", output_dir=Path("/out"), build_args=(("JOBS", "4"),))
+
+
+def test_builtin_buildkit_uses_docker_build_with_the_environment_switch():
+    cmd = build_command("/usr/bin/docker", REQ, buildx=False)
+    assert cmd.env == (("DOCKER_BUILDKIT", "1"),)
+    assert list(cmd.argv) == ["/usr/bin/docker", "build", "--platform", "linux/arm64", "--progress", "plain",
+                              "-f", "/ctx/Dockerfile", "--target", "export", "--build-arg", "JOBS=4",
+                              "--output", "type=local,dest=/out", "/ctx"]
+    assert cmd.display().startswith("DOCKER_BUILDKIT=1 /usr/bin/docker build ")
+
+
+def test_buildx_uses_the_plugin_and_a_named_builder():
+    cmd = build_command("docker", REQ, buildx=True, builder="arm-nodes")
+    assert cmd.env == ()
+    assert list(cmd.argv[:5]) == ["docker", "buildx", "build", "--builder", "arm-nodes"]
+    assert "--load" not in cmd.argv  # a local output, not an image
+
+
+def test_buildx_loads_tagged_images_into_the_engine():
+    req = BuildRequest(dockerfile=Path("D"), context=Path("."), platform="linux/amd64", tags=("x:1",))
+    assert build_command("docker", req, buildx=True).argv[-2:] == ("--load", ".")
+    assert "--load" not in build_command("docker", req, buildx=False).argv
+
+
+def test_docker_host_goes_into_the_environment():
+    cmd = build_command("docker", REQ, buildx=False, docker_host="tcp://10.0.0.5:2375")
+    assert cmd.env[0] == ("DOCKER_HOST", "tcp://10.0.0.5:2375")
+
+
+def test_client_versions_decide_the_builtin_path():
+    assert ClientInfo("/usr/bin/docker", "20.10.24+dfsg1", False).builtin_buildkit
+    assert ClientInfo("/usr/bin/docker", "18.09.0", False).builtin_buildkit
+    assert not ClientInfo("/usr/local/bin/docker", "28.2.2", False).builtin_buildkit
