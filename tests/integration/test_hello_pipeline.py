@@ -1,0 +1,177 @@
+"""The whole pipeline, end to end, on the hello fixture: real BuildKit, real QEMU, real rpmbuild.
+
+The tests run in order and share one work folder: the first builds arm64
+from nothing (base by debootstrap included), the next ones build on it.
+Sources come from a real HTTP server on loopback acting as the mirror.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import invoke
+from fixtures import HELLO, copy_recipe, edit_recipe, hello_tarball
+from httpfiles import FileServer, Route
+from mysqlbuild.sources import sha256_file
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+STAGES = ("base", "fetch", "builder", "rpms", "image", "verify", "save")
+ARM_BASE = "mysqlbuild/debian:bookworm-arm64"
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory, engine):
+    root = tmp_path_factory.mktemp("hello-e2e")
+    recipe = copy_recipe(HELLO, root / "hello")
+    tarball, sha = hello_tarball(root / "src-out", recipe / "src")
+    server = FileServer()
+    server.routes["/mirror/hello-1.0.tar.gz"] = Route(tarball.read_bytes())
+    env = {
+        "MYSQLBUILD_RECIPE": str(recipe),
+        "MYSQLBUILD_MIRROR": server.url("/mirror/"),
+        "MYSQLBUILD_BUILD_DIR": str(root / "build"),
+        "MYSQLBUILD_CACHE_DIR": str(root / "cache"),
+        "MYSQLBUILD_RPM_DIR": str(root / "rpmbuild" / "RPMS"),
+        "MYSQLBUILD_DIST_DIR": str(root / "dist"),
+    }
+    # From nothing: no arm64 base, no images of this fixture.
+    for ref in (ARM_BASE, "mysqlbuild-hello:1.0-arm64", "mysqlbuild-hello:1.0-amd64"):
+        engine.remove_image(ref) if engine.image_id(ref) else None
+    yield {"root": root, "recipe": recipe, "env": env, "server": server, "sha": sha}
+    server.close()
+
+
+def skipped(run, arch) -> set[str]:
+    section = run.err.split(f"(debian12, {arch})", 1)[1].split("hello 1.0 (debian12,", 1)[0]
+    return {s for s in STAGES if f"{s}: up to date, skipped" in section}
+
+
+def rpm_arch(path) -> str:
+    return subprocess.run(["rpm", "-qp", "--qf", "%{ARCH}", str(path)], capture_output=True, text=True).stdout
+
+
+def test_arm64_from_nothing(work, engine):
+    assert engine.image_id(ARM_BASE) is None
+    run = invoke("build", "--arch", "arm64", env=work["env"])
+    assert run.code == 0, run.text[-5000:]
+    assert "debootstrap bookworm for arm64" in run.err
+    rpms = sorted((work["root"] / "rpmbuild" / "RPMS" / "aarch64").glob("*.rpm"))
+    assert [p.name for p in rpms] == ["hello-1.0-1.aarch64.rpm"]
+    assert rpm_arch(rpms[0]) == "aarch64"
+    assert engine.image_arch(ARM_BASE) == "arm64"
+    assert engine.image_arch("mysqlbuild-hello:1.0-arm64") == "arm64"
+    assert "4 passed" in run.err  # the recipe's testinfra tests, inside verify
+    archive = work["root"] / "dist" / "mysqlbuild-hello-1.0-arm64.tar.gz"
+    assert archive.is_file()
+    assert (archive.parent / (archive.name + ".sha256")).read_text().split()[0] == sha256_file(archive)
+    assert (work["root"] / "build" / "hello" / "1.0" / "debian12-arm64" / "logs" / "rpmbuild.log").is_file()
+
+
+def test_an_arm64_container_reports_aarch64(work, engine):
+    out = engine.sdk.containers.run(ARM_BASE, ["uname", "-m"], remove=True)
+    assert out.decode().strip() == "aarch64"
+
+
+def test_the_archive_loads_back_the_same_image(work, engine):
+    image_id = engine.image_id("mysqlbuild-hello:1.0-arm64")
+    archive = work["root"] / "dist" / "mysqlbuild-hello-1.0-arm64.tar.gz"
+    names = {entry for item in _manifest(archive) for entry in item["RepoTags"]}
+    assert names == {"mysqlbuild-hello:1.0-arm64"}  # the classic layout Docker 18.09 reads
+    engine.remove_image("mysqlbuild-hello:1.0-arm64")
+    run = invoke("load", str(archive), env=work["env"])
+    assert run.code == 0, run.text
+    assert "mysqlbuild-hello:1.0-arm64" in run.out
+    assert engine.image_id("mysqlbuild-hello:1.0-arm64") == image_id
+
+
+def test_a_damaged_archive_is_refused_before_loading(work, engine, tmp_path):
+    original = work["root"] / "dist" / "mysqlbuild-hello-1.0-arm64.tar.gz"
+    damaged = tmp_path / original.name
+    shutil.copy(original, damaged)
+    shutil.copy(original.with_name(original.name + ".sha256"), tmp_path)
+    with open(damaged, "r+b") as handle:
+        handle.seek(damaged.stat().st_size // 2)
+        handle.write(b"\0" * 64)
+    engine.remove_image("mysqlbuild-hello:1.0-arm64")
+    run = invoke("load", str(damaged), env=work["env"])
+    assert run.code == 1
+    assert "is damaged" in run.err and "nothing was loaded" in run.err and "Traceback" not in run.text
+    assert engine.image_id("mysqlbuild-hello:1.0-arm64") is None
+    assert invoke("load", str(original), env=work["env"]).code == 0
+
+
+def test_both_architectures_in_one_command(work, engine):
+    run = invoke("build", "--arch", "amd64,arm64", env=work["env"])
+    assert run.code == 0, run.text[-5000:]
+    assert skipped(run, "arm64") == set(STAGES)
+    assert "rpms: up to date" not in run.err.split("(debian12, amd64)", 1)[1].split("(debian12, arm64)")[0]
+    rpms = sorted((work["root"] / "rpmbuild" / "RPMS" / "x86_64").glob("*.rpm"))
+    assert [p.name for p in rpms] == ["hello-1.0-1.x86_64.rpm"] and rpm_arch(rpms[0]) == "x86_64"
+    assert engine.image_arch("mysqlbuild-hello:1.0-amd64") == "amd64"
+    assert (work["root"] / "dist" / "mysqlbuild-hello-1.0-amd64.tar.gz").is_file()
+    out = engine.sdk.containers.run("mysqlbuild-hello:1.0-amd64", remove=True).decode()
+    assert out.strip().endswith("on x86_64")
+
+
+def test_a_second_run_with_nothing_changed_skips_every_stage(work):
+    run = invoke("build", "--arch", "amd64,arm64", env=work["env"])
+    assert run.code == 0, run.text[-3000:]
+    assert skipped(run, "amd64") == set(STAGES)
+    assert skipped(run, "arm64") == set(STAGES)
+
+
+def test_a_change_to_the_c_source_rebuilds_from_the_rpm_stage_on(work, engine):
+    recipe = work["recipe"]
+    source = recipe / "src" / "hello.c"
+    source.write_text(source.read_text().replace("hello from mysqlbuild fixture", "hello again from mysqlbuild fixture"))
+    tarball, sha = hello_tarball(work["root"] / "src-changed", recipe / "src")
+    work["server"].routes["/mirror/hello-1.0.tar.gz"] = Route(tarball.read_bytes())
+    edit_recipe(recipe, lambda d: d["versions"]["1.0"]["sources"][0].update(sha256=sha))
+    # The recipe's own test expects the old greeting: adjust it like a developer would.
+    test = recipe / "tests" / "test_hello.py"
+    test.write_text(test.read_text().replace('startswith("hello from', 'startswith("hello again from'))
+    before = engine.image_id("mysqlbuild-hello:1.0-arm64")
+    run = invoke("build", "--arch", "arm64", env=work["env"])
+    assert run.code == 0, run.text[-5000:]
+    assert skipped(run, "arm64") == {"base", "builder"}
+    assert engine.image_id("mysqlbuild-hello:1.0-arm64") != before
+    out = engine.sdk.containers.run("mysqlbuild-hello:1.0-arm64", remove=True).decode()
+    assert out.startswith("hello again from mysqlbuild fixture 1.0 on aarch64")
+
+
+def test_a_failing_build_shows_the_log_tail_and_keeps_the_last_good_rpms(work):
+    rpm_dir = work["root"] / "rpmbuild" / "RPMS" / "aarch64"
+    good = {p.name: sha256_file(p) for p in rpm_dir.glob("*.rpm")}
+    run = invoke("rpms", "--arch", "arm64", "--rpm-with", "fail", env=work["env"])
+    assert run.code == 1
+    assert "error: rpmbuild of hello 1.0 (debian12, arm64) failed" in run.err
+    assert "exit code: 1" in run.err
+    assert "failing on purpose (--with fail)" in run.err  # from the log tail
+    assert "full log:" in run.err and "rpmbuild.log" in run.err
+    assert "the RPMs of the last good build are still in" in run.err
+    assert "Traceback" not in run.text
+    assert {p.name: sha256_file(p) for p in rpm_dir.glob("*.rpm")} == good
+    assert not list(rpm_dir.parent.glob(".aarch64*")), "no half-made RPM folder is left behind"
+    log = work["root"] / "build" / "hello" / "1.0" / "debian12-arm64" / "logs" / "rpmbuild.log"
+    assert "failing on purpose" in log.read_text()
+
+
+def test_verify_fails_when_the_image_does_not_hold_the_built_packages(work, engine):
+    """A stale image (packages of another build) is caught by verify."""
+    env = work["env"]
+    state_path = work["root"] / "build" / "hello" / "1.0" / "debian12-arm64" / "state.json"
+    state = json.loads(state_path.read_text())
+    state["rpms"]["output"]["packages"]["hello"]["evr"] = "9.9-9"
+    state_path.write_text(json.dumps(state))
+    run = invoke("verify", "--arch", "arm64", "--force", env=env)
+    assert run.code == 1
+    assert "package hello is 1.0-1, expected 9.9-9" in run.err
+
+
+def _manifest(path):
+    from mysqlbuild.archive import manifest
+
+    return manifest(path)
