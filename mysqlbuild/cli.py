@@ -133,7 +133,7 @@ def clean(ctx: Any, sources: bool, images: bool, **flags: Any) -> None:
             doomed.append(t.rpm_out)
         doomed += [t.build_dir, t.archive_path, archive.checksum_path(t.archive_path)]
         if sources:
-            doomed += [cache_path(t.cache_dir, s).parent for s in (*t.version.sources, *t.downloads)]
+            doomed += [cache_path(t.cache_dir, s).parent for s in (*t.sources, *t.downloads)]
         if images:
             refs += [t.image_tag, t.builder_tag]
     doomed = [p for p in dict.fromkeys(doomed) if p.exists()]

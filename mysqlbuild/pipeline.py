@@ -163,6 +163,12 @@ class Target:
         return tuple(d for d in self.recipe.image.downloads if d.arch == self.arch.docker)
 
     @property
+    def sources(self):
+        """The version's sources this build uses: those with `when` only when that conditional is on."""
+        on = dict(self.conditionals)
+        return tuple(s for s in self.version.sources if not s.when or on.get(s.when, False))
+
+    @property
     def local_bases(self) -> list[str]:
         """Base images this pipeline makes itself (debootstrap), builder then runtime."""
         if self.base.debootstrap is None:
@@ -260,7 +266,7 @@ class Pipeline:
                     {"suite": boot.suite, "mirror": boot.mirror, "variant": boot.variant,
                      "include": list(boot.include)}}
         if stage == "fetch":
-            return {"sources": [[s.file, s.sha256] for s in t.version.sources],
+            return {"sources": [[s.file, s.sha256] for s in t.sources],
                     "downloads": [[d.file, d.sha256] for d in t.downloads]}
         if stage == "builder":
             return {"dockerfile_deps": self.builder_dockerfile(t).split("\nFROM deps AS rpms", 1)[0],
@@ -269,7 +275,7 @@ class Pipeline:
             return {"dockerfile": self.builder_dockerfile(t),
                     "build_script": digest_file(BUILD_SCRIPT),
                     "spec": [t.recipe.spec.name, digest_file(t.recipe.spec)],
-                    "sources": [[s.file, s.sha256] for s in t.version.sources],
+                    "sources": [[s.file, s.sha256] for s in t.sources],
                     "patches": [[p.file, digest_file(p.path)] for p in t.version.patches],
                     "check_elf_align": t.recipe.rpm.check_elf_align,
                     "forbid_libs": list(t.recipe.rpm.forbid_libs)}
@@ -324,7 +330,7 @@ class Pipeline:
             ("io.mysqlbuild.recipe", t.recipe.name),
             ("io.mysqlbuild.release", t.version.release),
             ("io.mysqlbuild.base", t.base.name),
-            ("io.mysqlbuild.sources.sha256", " ".join(f"{s.file}={s.sha256}" for s in t.version.sources)),
+            ("io.mysqlbuild.sources.sha256", " ".join(f"{s.file}={s.sha256}" for s in t.sources)),
         ]
 
     def runtime_files(self, t: Target) -> list[dict[str, str]]:
@@ -380,7 +386,7 @@ class Pipeline:
                     f"({boot.variant}) for {t.arch.docker}, if missing"], cmds
         if stage == "fetch":
             lines = []
-            for s in (*t.version.sources, *t.downloads):
+            for s in (*t.sources, *t.downloads):
                 lines.append(f"{s.file} sha256 {s.sha256}")
                 lines.extend(f"  from {u}" for u in candidate_urls(s, self.settings.mirror))
                 lines.append(f"  into {cache_path(t.cache_dir, s)}")
@@ -392,7 +398,7 @@ class Pipeline:
                     [self._cmd(self.builder_request(t, "deps", tags=(t.builder_tag,)))])
         if stage == "rpms":
             out = t.rpm_out.parent / f".{t.arch.rpm}.incoming"
-            lines = [f"spec {t.recipe.spec.name}, {len(t.version.sources)} source(s), "
+            lines = [f"spec {t.recipe.spec.name}, {len(t.sources)} source(s), "
                      f"{len(t.version.patches)} patch(es)",
                      "rpmbuild " + " ".join(self.rpmbuild_args(t)),
                      f"RPMs into {t.rpm_out} (checked: header arch {t.arch.rpm}, rpm -K"
@@ -423,7 +429,7 @@ class Pipeline:
             missing = [ref for ref in t.local_bases if self.engine.image_id(ref) is None]
             return (not missing, f"missing image {missing[0]}" if missing else "images present")
         if stage == "fetch":
-            missing = [s.file for s in (*t.version.sources, *t.downloads)
+            missing = [s.file for s in (*t.sources, *t.downloads)
                        if not cache_path(t.cache_dir, s).is_file()]
             return (not missing, f"{missing[0]} not in the cache" if missing else "all sources in the cache")
         if stage == "builder":
@@ -534,7 +540,7 @@ class Pipeline:
 
     def _run_fetch(self, t: Target, sp: StagePlan) -> dict:
         fetcher = Fetcher(t.cache_dir, self.reporter, mirror=self.settings.mirror, retries=self.settings.retries)
-        files = fetcher.fetch_all([*t.version.sources, *t.downloads])
+        files = fetcher.fetch_all([*t.sources, *t.downloads])
         return {"files": {name: str(path) for name, path in files.items()}}
 
     def _write_builder_context(self, t: Target) -> Path:
@@ -546,7 +552,7 @@ class Pipeline:
         (context / "Dockerfile").write_text(self.builder_dockerfile(t))
         shutil.copy2(BUILD_SCRIPT, context / "build-rpms.sh")
         shutil.copy2(t.recipe.spec, context / "SPECS" / t.recipe.spec.name)
-        for source in t.version.sources:
+        for source in t.sources:
             cached = cache_path(t.cache_dir, source)
             if not cached.is_file():
                 raise PipelineError(f"{source.file} is not in the cache", "run `invoke fetch` first")

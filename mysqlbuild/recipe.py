@@ -29,6 +29,7 @@ class Source:
     file: str
     sha256: str
     urls: tuple[str, ...]
+    when: str = ""             # an rpm conditional: fetched and used only when it is on
 
 
 @dataclass(frozen=True)
@@ -304,8 +305,9 @@ def _file_name(node: _Node) -> str:
 def _source(file: Path):
     def read(data: Any, where: str) -> Source:
         node = _Node(data, where, file)
-        node.check_keys(("file", "sha256", "urls"))
-        return Source(file=_file_name(node), sha256=_sha256(node), urls=_urls(node))
+        node.check_keys(("file", "sha256", "urls"), ("when",))
+        when = node.text("when") if "when" in node.data else ""
+        return Source(file=_file_name(node), sha256=_sha256(node), urls=_urls(node), when=when)
     return read
 
 
@@ -521,9 +523,22 @@ def load_recipe(name_or_path: str | Path, recipes_dir: Path | None = None) -> Re
         tests = (recipe_dir / root.text("tests")).resolve()
         if not tests.is_dir():
             root.fail_at("tests", f"folder {root.text('tests')!r} not found (looked at {tests})")
+    rpm = _rpm(file, root.node("rpm", required=False))
+    _check_when(file, versions, rpm)
     return Recipe(
         name=name, summary=root.text("summary", name), path=recipe_dir,
         spec=_relative_file(recipe_dir, root, "spec"),
         default_version=default_version, default_base=default_base,
-        versions=versions, bases=bases, rpm=_rpm(file, root.node("rpm", required=False)),
+        versions=versions, bases=bases, rpm=rpm,
         image=_image(recipe_dir, file, image_node, name), tests=tests)
+
+
+def _check_when(file: Path, versions: dict[str, Version], rpm: RpmOptions) -> None:
+    """A source's `when` must name one of the recipe's rpm conditionals."""
+    names = [name for name, _ in rpm.conditionals]
+    for key, version in versions.items():
+        for index, source in enumerate(version.sources):
+            if source.when and source.when not in names:
+                raise RecipeError(
+                    f"{file}: versions.{key}.sources[{index}].when: {source.when!r} is not an rpm conditional",
+                    f"conditionals of this recipe (rpm.conditionals): {', '.join(names) or '(none)'}")
