@@ -141,6 +141,11 @@ def debootstrap(engine: Engine, reporter: Reporter, spec: Debootstrap, tag: str,
         with reporter.step(f"debootstrap {spec.suite} for {arch.docker} from {spec.mirror}"):
             stream = reporter.build(f"debootstrap {spec.suite}", log_path, track_percent=False)
             _stream_command(command, stream, "debootstrap")
+        # The downloaded .debs and package lists would only make every image bigger.
+        for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            for path in (target / leftover).glob("*"):
+                if path.is_file() and path.name != "lock":
+                    path.unlink()
         return from_rootfs(engine, reporter, target, tag, arch, work_dir)
     finally:
         shutil.rmtree(target, ignore_errors=True)
