@@ -80,3 +80,23 @@ def clean(c, recipe=None, version=None, arch=None, base=None, sources=False, ima
     """Remove a target's build folder, its RPMs (when they are this build's) and its archive."""
     cli.guarded(cli.clean)(c, sources, images, recipe=recipe, version=version, arch=arch, base=base,
                            dry_run=dry_run)
+
+
+@task(help={**{k: COMMON_HELP[k] for k in ("recipe", "version", "base", "docker_host", "builder", "dry_run")},
+            "arch": "architectures to push (default amd64,arm64: one manifest list over both)",
+            "registry": "HOST[:PORT][/PATH] of the registry (Harbor and the like)",
+            "insecure": "the registry speaks plain http (the engine must list it in insecure-registries)"})
+def push(c, registry, insecure=False, recipe=None, version=None, arch=None, base=None, docker_host=None,
+         builder=None, dry_run=False):
+    """Push the per-arch images and a multi-arch manifest list to a private registry."""
+    cli.guarded(cli.push)(c, registry, insecure, recipe=recipe, version=version, arch=arch or "amd64,arm64",
+                          base=base, docker_host=docker_host, builder=builder, dry_run=dry_run)
+
+
+@task(help={k: COMMON_HELP[k] for k in ("recipe", "version", "arch", "base", "docker_host", "builder",
+                                        "mirror", "dry_run")})
+def bundle(c, recipe=None, version=None, arch=None, base=None, docker_host=None, builder=None, mirror=None,
+           dry_run=False):
+    """One offline bundle per arch for intranet hosts: image archive, RPMs, install.sh, manifest, checksums."""
+    cli.guarded(cli.bundle)(c, recipe=recipe, version=version, arch=arch, base=base, docker_host=docker_host,
+                            builder=builder, mirror=mirror, dry_run=dry_run)

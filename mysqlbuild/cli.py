@@ -148,3 +148,31 @@ def clean(ctx: Any, sources: bool, images: bool, **flags: Any) -> None:
                 pipeline.engine.remove_image(ref)
     if not doomed and not refs:
         print("nothing to clean")
+
+
+def push(ctx: Any, registry: str, insecure: bool, **flags: Any) -> None:
+    from .delivery import push as push_images
+
+    settings = settings_from(ctx, **flags)
+    pipeline = _pipeline(settings)
+    if settings.dry_run:
+        for t in pipeline.targets():
+            print(f"would push {t.image_tag} to {registry}")
+        print("and a manifest list over them; dry run: nothing was run")
+        return
+    for ref in push_images(pipeline, registry, insecure):
+        print(f"pushed: {ref}")
+
+
+def bundle(ctx: Any, **flags: Any) -> None:
+    from .delivery import bundle_name, make_bundle
+
+    settings = settings_from(ctx, **flags)
+    pipeline = _pipeline(settings)
+    if settings.dry_run:
+        print(pipeline.format_plan(pipeline.plan("build")))
+        for t in pipeline.targets():
+            print(f"then: {t.archive_path.parent / bundle_name(t)}.tar.gz; dry run: nothing was run")
+        return
+    for t in pipeline.run("build"):
+        print(f"bundle: {make_bundle(pipeline, t)} (+ .sha256)")

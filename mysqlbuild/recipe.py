@@ -115,6 +115,7 @@ class Image:
     expose: tuple[int, ...]
     healthcheck: Healthcheck | None
     stopsignal: str
+    run_example: str           # how to run it, printed by install.sh; {tag} is the image tag
 
 
 @dataclass(frozen=True)
@@ -398,7 +399,7 @@ def _base(file: Path, name: str, data: Any) -> Base:
 
 def _image(recipe_dir: Path, file: Path, node: _Node, default_name: str) -> Image:
     node.check_keys((), ("name", "packages", "user", "setup", "files", "downloads", "env", "entrypoint",
-                         "cmd", "volumes", "expose", "healthcheck", "stopsignal"))
+                         "cmd", "volumes", "expose", "healthcheck", "stopsignal", "run_example"))
 
     def image_file(data: Any, where: str) -> ImageFile:
         sub = _Node(data, where, file)
@@ -440,7 +441,8 @@ def _image(recipe_dir: Path, file: Path, node: _Node, default_name: str) -> Imag
         files=node.items("files", item=image_file), downloads=node.items("downloads", item=_download(file)),
         env=env, entrypoint=node.items("entrypoint"), cmd=node.items("cmd"), volumes=node.items("volumes"),
         expose=node.items("expose", item=port), healthcheck=health,
-        stopsignal=node.text("stopsignal", "SIGTERM"))
+        stopsignal=node.text("stopsignal", "SIGTERM"),
+        run_example=node.text("run_example", "docker run --rm {tag}"))
 
 
 def _rpm(file: Path, node: _Node | None) -> RpmOptions:

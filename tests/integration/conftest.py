@@ -9,7 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import ROOT
+from fixtures import HELLO, ROOT, copy_recipe, hello_tarball
+from httpfiles import FileServer, Route
+
+STAGES = ("base", "fetch", "builder", "rpms", "image", "verify", "save")
+ARM_BASE = "mysqlbuild/debian:bookworm-arm64"
 
 
 @pytest.fixture(scope="session")
@@ -44,3 +48,27 @@ def invoke(*args: str, env: dict[str, str], timeout: float = 1200) -> Run:
     proc = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=full, capture_output=True,
                           text=True, timeout=timeout)
     return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture(scope="session")
+def hello_work(tmp_path_factory, engine):
+    """One workspace for the hello fixture, shared by the integration modules in order
+    (test_1_* builds from nothing, the later ones build on it)."""
+    root = tmp_path_factory.mktemp("hello-e2e")
+    recipe = copy_recipe(HELLO, root / "hello")
+    tarball, sha = hello_tarball(root / "src-out", recipe / "src")
+    server = FileServer()
+    server.routes["/mirror/hello-1.0.tar.gz"] = Route(tarball.read_bytes())
+    env = {
+        "MYSQLBUILD_RECIPE": str(recipe),
+        "MYSQLBUILD_MIRROR": server.url("/mirror/"),
+        "MYSQLBUILD_BUILD_DIR": str(root / "build"),
+        "MYSQLBUILD_CACHE_DIR": str(root / "cache"),
+        "MYSQLBUILD_RPM_DIR": str(root / "rpmbuild" / "RPMS"),
+        "MYSQLBUILD_DIST_DIR": str(root / "dist"),
+    }
+    # From nothing: no arm64 base, no images of this fixture.
+    for ref in (ARM_BASE, "mysqlbuild-hello:1.0-arm64", "mysqlbuild-hello:1.0-amd64"):
+        engine.remove_image(ref) if engine.image_id(ref) else None
+    yield {"root": root, "recipe": recipe, "env": env, "server": server, "sha": sha}
+    server.close()

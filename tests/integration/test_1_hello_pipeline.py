@@ -12,36 +12,12 @@ import subprocess
 
 import pytest
 
-from conftest import invoke
-from fixtures import HELLO, copy_recipe, edit_recipe, hello_tarball
-from httpfiles import FileServer, Route
+from conftest import ARM_BASE, STAGES, invoke
+from fixtures import edit_recipe, hello_tarball
+from httpfiles import Route
 from mysqlbuild.sources import sha256_file
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-STAGES = ("base", "fetch", "builder", "rpms", "image", "verify", "save")
-ARM_BASE = "mysqlbuild/debian:bookworm-arm64"
-
-
-@pytest.fixture(scope="module")
-def work(tmp_path_factory, engine):
-    root = tmp_path_factory.mktemp("hello-e2e")
-    recipe = copy_recipe(HELLO, root / "hello")
-    tarball, sha = hello_tarball(root / "src-out", recipe / "src")
-    server = FileServer()
-    server.routes["/mirror/hello-1.0.tar.gz"] = Route(tarball.read_bytes())
-    env = {
-        "MYSQLBUILD_RECIPE": str(recipe),
-        "MYSQLBUILD_MIRROR": server.url("/mirror/"),
-        "MYSQLBUILD_BUILD_DIR": str(root / "build"),
-        "MYSQLBUILD_CACHE_DIR": str(root / "cache"),
-        "MYSQLBUILD_RPM_DIR": str(root / "rpmbuild" / "RPMS"),
-        "MYSQLBUILD_DIST_DIR": str(root / "dist"),
-    }
-    # From nothing: no arm64 base, no images of this fixture.
-    for ref in (ARM_BASE, "mysqlbuild-hello:1.0-arm64", "mysqlbuild-hello:1.0-amd64"):
-        engine.remove_image(ref) if engine.image_id(ref) else None
-    yield {"root": root, "recipe": recipe, "env": env, "server": server, "sha": sha}
-    server.close()
 
 
 def skipped(run, arch) -> set[str]:
@@ -51,6 +27,11 @@ def skipped(run, arch) -> set[str]:
 
 def rpm_arch(path) -> str:
     return subprocess.run(["rpm", "-qp", "--qf", "%{ARCH}", str(path)], capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def work(hello_work):
+    return hello_work
 
 
 def test_arm64_from_nothing(work, engine):
@@ -163,12 +144,17 @@ def test_verify_fails_when_the_image_does_not_hold_the_built_packages(work, engi
     """A stale image (packages of another build) is caught by verify."""
     env = work["env"]
     state_path = work["root"] / "build" / "hello" / "1.0" / "debian12-arm64" / "state.json"
-    state = json.loads(state_path.read_text())
+    original = state_path.read_text()
+    state = json.loads(original)
     state["rpms"]["output"]["packages"]["hello"]["evr"] = "9.9-9"
     state_path.write_text(json.dumps(state))
-    run = invoke("verify", "--arch", "arm64", "--force", env=env)
-    assert run.code == 1
-    assert "package hello is 1.0-1, expected 9.9-9" in run.err
+    try:
+        run = invoke("verify", "--arch", "arm64", "--force", env=env)
+        assert run.code == 1
+        assert "package hello is 1.0-1, expected 9.9-9" in run.err
+    finally:
+        state_path.write_text(original)
+    assert invoke("verify", "--arch", "arm64", env=env).code == 0
 
 
 def _manifest(path):

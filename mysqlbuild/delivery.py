@@ -1,0 +1,215 @@
+"""Getting the output to where it runs: a private registry, or an offline bundle.
+
+push:   per-arch images to REGISTRY/PATH/<name>:<version>-<arch>, then a
+        manifest list REGISTRY/PATH/<name>:<version> over the architectures
+        (`docker manifest`, which Docker 18.09+ clients have).
+bundle: one folder, packed as a .tar.gz, for an intranet host: the image
+        archive, the RPMs, install.sh, manifest.json and SHA256SUMS over all
+        of them.  install.sh checks every checksum before it touches anything.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import archive
+from .errors import CheckError, CommandError, ConfigError, EngineError, PipelineError
+from .sources import sha256_file
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline, Target
+
+DELIVERY_DIR = Path(__file__).resolve().parent.parent / "delivery"
+# RPMs go in this order when rpm installs them one by one (yum/dnf sort it out themselves).
+RPM_ORDER = ("common", "libs", "libs-compat", "client", "server", "server-minimal", "devel")
+
+
+# --- push ---------------------------------------------------------------------------
+
+def registry_ref(registry: str, name: str, tag: str) -> str:
+    registry = registry.strip().rstrip("/")
+    if not registry or "://" in registry or " " in registry:
+        raise ConfigError(f"--registry {registry!r} is not HOST[:PORT][/PATH]",
+                          "e.g. --registry harbor.intranet:8443/dba or --registry 127.0.0.1:5000")
+    return f"{registry}/{name.split('/')[-1]}:{tag}"
+
+
+def push(pipeline: "Pipeline", registry: str, insecure: bool) -> list[str]:
+    from .pipeline import State
+
+    targets = pipeline.targets()
+    reporter, engine = pipeline.reporter, pipeline.engine
+    pushed: list[str] = []
+    version = targets[0].version.version
+    name = targets[0].recipe.image.name
+    for t in targets:
+        if engine.image_id(t.image_tag) is None:
+            raise PipelineError(f"image {t.image_tag} is not here",
+                                f"build it (invoke build --arch {t.arch.docker}) or load its archive (invoke load)")
+        if (State(t.state_path).get("verify") or {}).get("output", {}).get("image_id") != engine.image_id(t.image_tag):
+            reporter.warn(f"{t.image_tag} has not passed `invoke verify` in its current form")
+        ref = registry_ref(registry, name, f"{version}-{t.arch.docker}")
+        with reporter.step(f"push {t.image_tag} as {ref}"):
+            engine.tag(t.image_tag, ref)
+            _docker_push(engine, ref)
+        pushed.append(ref)
+    lst = registry_ref(registry, name, version)
+    with reporter.step(f"manifest list {lst} over {', '.join(t.arch.docker for t in targets)}"):
+        flags = ["--insecure"] if insecure else []
+        _manifest_cli(engine, ["create", "--amend", *flags, lst, *pushed])
+        _manifest_cli(engine, ["push", "--purge", *flags, lst])
+        listed = manifest_platforms(engine, lst, insecure)
+        missing = {t.arch.docker for t in targets} - set(listed)
+        if missing:
+            raise CheckError(f"manifest list {lst} lacks {', '.join(sorted(missing))} (has {', '.join(listed)})")
+        reporter.note(f"{lst}: {', '.join(sorted(listed))}")
+    return [*pushed, lst]
+
+
+def _docker_push(engine, ref: str) -> None:
+    repo, _, tag = ref.rpartition(":")
+    try:
+        for event in engine.sdk.images.push(repo, tag, stream=True, decode=True):
+            if "error" in event:
+                raise EngineError(f"docker push {ref} failed: {event['error']}", _push_hint(event["error"]))
+    except EngineError:
+        raise
+    except Exception as exc:  # the SDK raises APIError or connection errors
+        raise EngineError(f"docker push {ref} failed: {exc}", _push_hint(str(exc))) from None
+
+
+def _push_hint(text: str) -> str:
+    if "HTTP response to HTTPS client" in text or "server gave HTTP" in text:
+        return ("the registry speaks plain http: add it to \"insecure-registries\" in the engine's "
+                "/etc/docker/daemon.json, restart dockerd, and pass --insecure to invoke push")
+    if "unauthorized" in text or "denied" in text:
+        return "log in first: docker login REGISTRY (Harbor: a robot account with push rights on the project)"
+    return "check the registry address, that it answers, and that you may push to the path"
+
+
+def _manifest_cli(engine, args: list[str]) -> str:
+    env = dict(os.environ, DOCKER_CLI_EXPERIMENTAL="enabled")
+    if engine.docker_host:
+        env["DOCKER_HOST"] = engine.docker_host
+    command = [engine.client.path, "manifest", *args]
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    if proc.returncode != 0:
+        raise CommandError(f"docker manifest {args[0]} failed", command=command, exit_code=proc.returncode,
+                           log_tail=(proc.stdout + proc.stderr)[-3000:], hint=_push_hint(proc.stderr))
+    return proc.stdout
+
+
+def manifest_platforms(engine, ref: str, insecure: bool) -> list[str]:
+    text = _manifest_cli(engine, ["inspect", *(["--insecure"] if insecure else []), ref])
+    data = json.loads(text)
+    return [m["platform"]["architecture"] for m in data.get("manifests", [])]
+
+
+# --- bundle -------------------------------------------------------------------------
+
+def bundle_name(t: "Target") -> str:
+    return f"{t.recipe.image.name.replace('/', '_')}-{t.version.version}-{t.arch.docker}-bundle"
+
+
+def _rpm_sort_key(package: str) -> tuple[int, str]:
+    for index, suffix in enumerate(RPM_ORDER):
+        if package.endswith("-" + suffix):
+            return (index, package)
+    return (len(RPM_ORDER), package)
+
+
+def builder_description(pipeline: "Pipeline") -> dict:
+    engine = pipeline.engine
+    info: dict = {"host": platform.node(), "host_arch": platform.machine(), "docker_client": engine.client.path,
+                  "buildkit": "buildx" if engine.client.buildx else "built-in (DOCKER_BUILDKIT=1)"}
+    try:
+        info["docker_engine"] = engine.version().get("Version")
+    except PipelineError:
+        info["docker_engine"] = "unknown"
+    if engine.builder:
+        info["buildx_builder"] = engine.builder
+    if engine.docker_host:
+        info["docker_host"] = engine.docker_host
+    return info
+
+
+def make_bundle(pipeline: "Pipeline", t: "Target") -> Path:
+    """dist/<name>-<version>-<arch>-bundle.tar.gz (+ .sha256); returns its path."""
+    from .pipeline import State, git_revision, rpm_digests
+
+    state = State(t.state_path)
+    rpms_record = (state.get("rpms") or {}).get("output", {})
+    save_record = (state.get("save") or {}).get("output", {})
+    image_id = pipeline.engine.image_id(t.image_tag)
+    if not rpms_record or rpm_digests(t.rpm_out) != rpms_record.get("rpms"):
+        raise PipelineError(f"the RPMs of {t.label} are not in {t.rpm_out}", "build them: invoke build")
+    if not save_record or save_record.get("image_id") != image_id or not t.archive_path.is_file():
+        raise PipelineError(f"no current image archive of {t.label}", "write it: invoke save (or invoke build)")
+    archive.verify(t.archive_path)
+
+    dist = t.archive_path.parent
+    name = bundle_name(t)
+    work = dist / f".{name}.part"
+    shutil.rmtree(work, ignore_errors=True)
+    folder = work / name
+    (folder / "image").mkdir(parents=True)
+    (folder / "rpms").mkdir()
+    try:
+        _link(t.archive_path, folder / "image" / t.archive_path.name)
+        packages = rpms_record["packages"]
+        order = sorted(packages, key=_rpm_sort_key)
+        for package in order:
+            _link(t.rpm_out / packages[package]["file"], folder / "rpms" / packages[package]["file"])
+        shutil.copy2(DELIVERY_DIR / "install.sh", folder / "install.sh")
+        os.chmod(folder / "install.sh", 0o755)
+        run_line = t.recipe.image.run_example.replace("{tag}", t.image_tag)
+        values = {"IMAGE_TAG": t.image_tag, "IMAGE_ARCHIVE": f"image/{t.archive_path.name}",
+                  "IMAGE_ARCH": t.arch.docker, "RPM_ARCH": t.arch.rpm,
+                  "RPM_FILES": " ".join("rpms/" + packages[p]["file"] for p in order), "RUN_EXAMPLE": run_line}
+        (folder / "bundle.env").write_text("# Read by install.sh. Generated by mysqlbuild (invoke bundle).\n"
+                                           + "".join(f"{k}={shlex.quote(v)}\n" for k, v in values.items()))
+        manifest = {
+            "recipe": t.recipe.name, "version": t.version.version, "release": t.version.release,
+            "base": t.base.name, "arch": t.arch.docker, "rpm_arch": t.arch.rpm,
+            "sources": {s.file: s.sha256 for s in t.sources},
+            "rpms": {packages[p]["file"]: {"name": p, "evr": packages[p]["evr"],
+                                           "sha256": rpms_record["rpms"][packages[p]["file"]]} for p in order},
+            "image": {"tag": t.image_tag, "id": image_id, "architecture": pipeline.engine.image_arch(t.image_tag),
+                      "archive": f"image/{t.archive_path.name}", "archive_sha256": save_record["sha256"]},
+            "built": (state.get("image") or {}).get("finished"),
+            "bundled": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "revision": git_revision(pipeline.root),
+            "builder": builder_description(pipeline),
+        }
+        (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        lines = []
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "SHA256SUMS"):
+            lines.append(f"{sha256_file(path)}  {path.relative_to(folder)}")
+        (folder / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+        packed = dist / f".{name}.tar.gz.part"
+        with tarfile.open(packed, "w:gz", compresslevel=1) as tar:
+            tar.add(folder, arcname=name)
+        target = dist / f"{name}.tar.gz"
+        os.replace(packed, target)
+        archive.write_checksum(target, sha256_file(target))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        (dist / f".{name}.tar.gz.part").unlink(missing_ok=True)
+    pipeline.reporter.note(f"{target}: {target.stat().st_size / 2**20:.1f} MiB, {len(packages)} RPM(s), "
+                           f"image {t.image_tag}")
+    return target
+
+
+def _link(src: Path, dest: Path) -> None:
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copy2(src, dest)
