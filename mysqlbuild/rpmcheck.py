@@ -10,8 +10,10 @@
 """
 from __future__ import annotations
 
+import mmap
 import struct
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterator
@@ -20,6 +22,7 @@ from .archs import Arch
 from .errors import CheckError, EngineError
 
 MIN_ALIGN_AARCH64 = 0x10000
+IN_MEMORY = 8 << 20  # larger payload files are spooled to disk and mapped
 PT_LOAD, PT_DYNAMIC = 1, 2
 DT_NULL, DT_NEEDED, DT_STRTAB = 0, 1, 5
 
@@ -81,8 +84,24 @@ def _read_exact(stream: IO[bytes], size: int) -> bytes:
     return b"".join(chunks)
 
 
-def iter_cpio(stream: IO[bytes]) -> Iterator[tuple[str, int, bytes | None]]:
-    """Entries of a 'newc' cpio archive: (name, mode, data of regular files)."""
+def _skip(stream: IO[bytes], size: int, out: IO[bytes] | None = None) -> None:
+    """Read `size` bytes in chunks, into `out` when given: never all at once."""
+    while size:
+        block = stream.read(min(size, 1 << 20))
+        if not block:
+            raise EOFError
+        if out is not None:
+            out.write(block)
+        size -= len(block)
+
+
+def iter_cpio(stream: IO[bytes], *, only_elf: bool = False) -> Iterator[tuple[str, int, bytes | None]]:
+    """Entries of a 'newc' cpio archive: (name, mode, data of regular files).
+
+    Files up to IN_MEMORY bytes come as bytes; larger ones as a read-only
+    mmap of a temporary file, valid until the next entry, so that memory
+    stays flat whatever the size of mysqld.  With only_elf, other files are
+    skipped unread (data None)."""
     offset = 0
     while True:
         header = _read_exact(stream, 110)
@@ -99,20 +118,35 @@ def iter_cpio(stream: IO[bytes]) -> Iterator[tuple[str, int, bytes | None]]:
         offset += pad
         if name == "TRAILER!!!":
             return
-        is_regular = (mode & 0o170000) == 0o100000
-        if is_regular and filesize:
-            data = _read_exact(stream, filesize)
+        data = spool = None
+        if (mode & 0o170000) == 0o100000 and filesize:
+            head = _read_exact(stream, min(4, filesize))
+            rest = filesize - len(head)
+            if only_elf and head != b"\x7fELF":
+                _skip(stream, rest)
+            elif filesize <= IN_MEMORY:
+                data = head + _read_exact(stream, rest)
+            else:
+                spool = tempfile.TemporaryFile()
+                spool.write(head)
+                _skip(stream, rest, spool)
+                spool.flush()
+                data = mmap.mmap(spool.fileno(), 0, access=mmap.ACCESS_READ)
         else:
-            _read_exact(stream, filesize)
-            data = None
+            _skip(stream, filesize)
         offset += filesize
         pad = (-offset) % 4
         _read_exact(stream, pad)
         offset += pad
-        yield name.lstrip("."), mode, data
+        try:
+            yield name.lstrip("."), mode, data
+        finally:
+            if spool is not None:
+                data.close()
+                spool.close()
 
 
-def iter_payload(path: Path) -> Iterator[tuple[str, bytes]]:
+def iter_payload(path: Path, *, only_elf: bool = False) -> Iterator[tuple[str, bytes]]:
     """Regular files of an RPM's payload, decompressed by rpm2cpio."""
     try:
         proc = subprocess.Popen(["rpm2cpio", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -121,7 +155,7 @@ def iter_payload(path: Path) -> Iterator[tuple[str, bytes]]:
                           "install it: apt-get install rpm (Debian/Ubuntu)") from None
     assert proc.stdout is not None
     try:
-        for name, _mode, data in iter_cpio(proc.stdout):
+        for name, _mode, data in iter_cpio(proc.stdout, only_elf=only_elf):
             if data is not None:
                 yield name, data
     except (EOFError, ValueError) as exc:
@@ -210,7 +244,7 @@ def _needed(data: bytes, end: str, ent: str, dynamic, loads) -> tuple[str, ...]:
 def check_payload(path: Path, arch: Arch, *, check_align: bool, forbid_libs: tuple[str, ...]) -> int:
     """Check every ELF file of one RPM; returns how many ELF files were checked."""
     checked = 0
-    for name, data in iter_payload(path):
+    for name, data in iter_payload(path, only_elf=True):
         info = parse_elf(data)
         if info is None:
             continue

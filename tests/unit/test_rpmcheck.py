@@ -114,3 +114,16 @@ def test_a_damaged_rpm_fails_rpm_k(tmp_path):
 def test_no_rpm_at_all_is_an_error():
     with pytest.raises(CheckError):
         check_rpms([], ARM)
+
+
+def test_large_files_are_checked_from_a_mapped_spool_file(tmp_path, monkeypatch):
+    import mysqlbuild.rpmcheck as rpmcheck
+
+    monkeypatch.setattr(rpmcheck, "IN_MEMORY", 64)  # every file of this RPM counts as large
+    rpm = make_rpm(tmp_path, "big", "aarch64", make_elf(183, (0x10000, 0x1000), ("libtcmalloc.so.4",)))
+    with pytest.raises(CheckError) as info:
+        check_rpms([rpm], ARM)
+    assert "0x1000" in info.value.message
+    names = {name: bytes(data) for name, data in iter_payload(rpm)}
+    assert names["/usr/lib64/big.so"] == make_elf(183, (0x10000, 0x1000), ("libtcmalloc.so.4",))
+    assert names["/usr/share/doc/big/README"] == b"text\n"
