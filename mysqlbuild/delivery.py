@@ -75,7 +75,9 @@ def push(pipeline: "Pipeline", registry: str, insecure: bool) -> list[str]:
 
 
 def _docker_push(engine, ref: str) -> None:
-    repo, _, tag = ref.rpartition(":")
+    from .engine import split_ref
+
+    repo, tag = split_ref(ref)
     try:
         for event in engine.sdk.images.push(repo, tag, stream=True, decode=True):
             if "error" in event:

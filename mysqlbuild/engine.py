@@ -253,9 +253,9 @@ class Engine:
         attrs = self.image_attrs(ref)
         return attrs.get("Architecture") if attrs else None
 
-    def tag(self, image_id: str, ref: str) -> None:
-        repo, _, tag = ref.rpartition(":") if ":" in ref.split("/")[-1] else (ref, "", "latest")
-        self.sdk.images.get(image_id).tag(repo, tag)
+    def tag(self, image: str, ref: str) -> None:
+        repo, tag = split_ref(ref)
+        self.sdk.images.get(image).tag(repo, tag)
 
     def remove_image(self, ref: str) -> bool:
         import docker
@@ -303,6 +303,16 @@ class Engine:
             raise EngineError(f"image {image} not found", "build it first: invoke image") from None
         except docker.errors.APIError as exc:
             raise EngineError(f"cannot start a container of {image}: {exc.explanation or exc}") from None
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    """'host:5000/a/b:tag' -> ('host:5000/a/b', 'tag'); no tag means 'latest'."""
+    name, _, last = ref.rpartition("/")
+    if ":" in last:
+        last, tag = last.split(":", 1)
+    else:
+        tag = "latest"
+    return (f"{name}/{last}" if name else last), tag
 
 
 def _stop(proc: subprocess.Popen) -> None:

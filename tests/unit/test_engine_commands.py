@@ -40,3 +40,11 @@ def test_client_versions_decide_the_builtin_path():
     assert ClientInfo("/usr/bin/docker", "20.10.24+dfsg1", False).builtin_buildkit
     assert ClientInfo("/usr/bin/docker", "18.09.0", False).builtin_buildkit
     assert not ClientInfo("/usr/local/bin/docker", "28.2.2", False).builtin_buildkit
+
+
+def test_image_references_split_into_repository_and_tag():
+    from mysqlbuild.engine import split_ref
+
+    assert split_ref("mysql:5.7.44-arm64") == ("mysql", "5.7.44-arm64")
+    assert split_ref("127.0.0.1:5000/dba/mysql:5.7.44") == ("127.0.0.1:5000/dba/mysql", "5.7.44")
+    assert split_ref("harbor.intranet:8443/dba/mysql") == ("harbor.intranet:8443/dba/mysql", "latest")
