@@ -59,7 +59,11 @@ def push(pipeline: "Pipeline", registry: str, insecure: bool) -> list[str]:
         ref = registry_ref(registry, name, f"{version}-{t.arch.docker}")
         with reporter.step(f"push {t.image_tag} as {ref}"):
             engine.tag(t.image_tag, ref)
-            _docker_push(engine, ref)
+            try:
+                _docker_push(engine, ref)
+            except PipelineError:
+                engine.remove_image(ref)  # only the name we added; the image stays
+                raise
         pushed.append(ref)
     lst = registry_ref(registry, name, version)
     with reporter.step(f"manifest list {lst} over {', '.join(t.arch.docker for t in targets)}"):

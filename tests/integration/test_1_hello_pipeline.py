@@ -161,3 +161,21 @@ def _manifest(path):
     from mysqlbuild.archive import manifest
 
     return manifest(path)
+
+
+def test_verify_fails_when_the_image_is_of_another_architecture(work, engine):
+    """An amd64 image under the arm64 target's name is refused by verify's own check."""
+    import io
+
+    from mysqlbuild.errors import CheckError
+    from mysqlbuild.pipeline import Pipeline
+    from mysqlbuild.progress import Reporter
+    from mysqlbuild.settings import resolve
+    from mysqlbuild.verify import verify_image
+
+    settings = resolve({}, dict(work["env"], MYSQLBUILD_IMAGE_TAG="mysqlbuild-hello:1.0-amd64"),
+                       {"arch": "arm64"})
+    (target,) = Pipeline(settings, Reporter(io.StringIO()), engine=engine).targets()
+    with pytest.raises(CheckError) as info:
+        verify_image(engine, Reporter(io.StringIO()), target, {"hello": "1.0-1"})
+    assert "has architecture amd64, expected arm64" in info.value.message

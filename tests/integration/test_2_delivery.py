@@ -134,10 +134,11 @@ def test_push_sends_each_arch_and_a_manifest_list_to_a_real_registry(work, engin
     engine.remove_image(listed)
 
 
-def test_push_to_a_registry_that_does_not_answer_is_one_clear_error(work):
-    run = invoke("push", "--registry", f"127.0.0.1:{_free_port()}/dba", "--insecure", "--arch", "amd64",
-                 env=work["env"])
+def test_push_to_a_registry_that_does_not_answer_is_one_clear_error(work, engine):
+    registry = f"127.0.0.1:{_free_port()}/dba"
+    run = invoke("push", "--registry", registry, "--insecure", "--arch", "amd64", env=work["env"])
     assert run.code == 1
+    assert engine.image_id(f"{registry}/mysqlbuild-hello:1.0-amd64") is None, "no stray tag is left"
     assert "docker push" in run.err and "failed" in run.err and "hint:" in run.err
     assert "Traceback" not in run.text
 
