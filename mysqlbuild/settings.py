@@ -35,6 +35,18 @@ class Settings:
     image_tag: str = "{name}:{version}-{arch}"
     progress: str = "auto"       # auto, tty or plain
     retries: int = 4             # download attempts per URL for transient errors
+    # The Docker engine an offline bundle may carry (invoke bundle --with-docker), and its daemon.json.
+    with_docker: bool = False
+    docker_version: str = ""     # empty: the pin file's default_version
+    docker_tarball: str = ""     # the static tarball (or a folder holding it); implies with_docker
+    docker_static_file: str = "delivery/docker-static.yaml"   # where versions and sha256s are pinned
+    docker_data_root: str = "/var/lib/docker"
+    docker_storage_driver: str = ""      # empty: dockerd chooses (overlay2 where the kernel has it)
+    docker_log_max_size: str = "100m"    # json-file log rotation, per container
+    docker_log_max_file: int = 3
+    docker_registry_mirrors: str = ""    # comma list of http(s):// URLs
+    docker_insecure_registries: str = "" # comma list of HOST[:PORT] (plain-http registries)
+    docker_daemon_extra: str = ""        # a JSON object of further daemon.json keys, e.g. {"iptables": false}
     force: bool = False
     dry_run: bool = False
 
