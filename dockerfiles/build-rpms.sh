@@ -28,6 +28,9 @@ echo "mysqlbuild: rpmbuild of $spec with $jobs parallel jobs ($cpus CPUs, $(( me
 for dir in /usr/lib64/ccache /usr/lib/ccache; do
     if [ -d "$dir" ] && command -v ccache >/dev/null 2>&1; then
         export PATH="$dir:$PATH" CCACHE_DIR=/root/.ccache
+        # cmake tries cc and c++ first, and Debian's ccache folder has no such
+        # links (only gcc, g++): name compilers that go through ccache.
+        export CC="${CC:-gcc}" CXX="${CXX:-g++}"
         ccache --max-size=5G >/dev/null 2>&1 || true
         echo "mysqlbuild: ccache on ($dir)"
         break
