@@ -93,10 +93,38 @@ def push(c, registry, insecure=False, recipe=None, version=None, arch=None, base
                           base=base, docker_host=docker_host, builder=builder, dry_run=dry_run)
 
 
-@task(help={k: COMMON_HELP[k] for k in ("recipe", "version", "arch", "base", "docker_host", "builder",
-                                        "mirror", "dry_run")})
+DOCKER_HELP = {
+    "with_docker": "carry a Docker engine for hosts without one: Docker's static tarball (pinned in "
+                   "delivery/docker-static.yaml), systemd units and a daemon.json",
+    "docker_tarball": "the static tarball docker-<version>.tgz you downloaded (or a folder holding it, or "
+                      "<arch>/ subfolders); implies --with-docker. Else it is looked for in the cache and fetched",
+    "docker_version": "Docker version from the pin file (default: its default_version)",
+    "docker_data_root": "daemon.json data-root: where images, containers and volumes live (default /var/lib/docker)",
+    "docker_storage_driver": "daemon.json storage-driver: overlay2, fuse-overlayfs, btrfs, zfs or vfs "
+                             "(default: dockerd chooses)",
+    "docker_log_max_size": "container log rotation: size of one log file (default 100m)",
+    "docker_log_max_file": "container log rotation: files kept (default 3)",
+    "docker_registry_mirrors": "daemon.json registry-mirrors, comma list of http(s):// URLs",
+    "docker_insecure_registries": "daemon.json insecure-registries, comma list of HOST[:PORT] (plain-http registries)",
+    "docker_daemon_extra": "further daemon.json keys as a JSON object, e.g. '{\"live-restore\": true}'",
+}
+
+
+# Too many options for one-letter flags: long ones only.
+@task(auto_shortflags=False,
+      help={**{k: COMMON_HELP[k] for k in ("recipe", "version", "arch", "base", "docker_host", "builder",
+                                           "mirror", "dry_run")}, **DOCKER_HELP})
 def bundle(c, recipe=None, version=None, arch=None, base=None, docker_host=None, builder=None, mirror=None,
-           dry_run=False):
-    """One offline bundle per arch for intranet hosts: image archive, RPMs, install.sh, manifest, checksums."""
+           dry_run=False, with_docker=False, docker_tarball=None, docker_version=None, docker_data_root=None,
+           docker_storage_driver=None, docker_log_max_size=None, docker_log_max_file=None,
+           docker_registry_mirrors=None, docker_insecure_registries=None, docker_daemon_extra=None):
+    """One offline bundle per arch for intranet hosts: image archive, RPMs, install.sh, manifest, checksums;
+    with --with-docker also a Docker engine for hosts that have none."""
     cli.guarded(cli.bundle)(c, recipe=recipe, version=version, arch=arch, base=base, docker_host=docker_host,
-                            builder=builder, mirror=mirror, dry_run=dry_run)
+                            builder=builder, mirror=mirror, dry_run=dry_run, with_docker=with_docker,
+                            docker_tarball=docker_tarball, docker_version=docker_version,
+                            docker_data_root=docker_data_root, docker_storage_driver=docker_storage_driver,
+                            docker_log_max_size=docker_log_max_size, docker_log_max_file=docker_log_max_file,
+                            docker_registry_mirrors=docker_registry_mirrors,
+                            docker_insecure_registries=docker_insecure_registries,
+                            docker_daemon_extra=docker_daemon_extra)

@@ -165,14 +165,25 @@ def push(ctx: Any, registry: str, insecure: bool, **flags: Any) -> None:
 
 
 def bundle(ctx: Any, **flags: Any) -> None:
+    from . import dockerkit
     from .delivery import bundle_name, make_bundle
 
+    if not flags.get("with_docker"):
+        flags["with_docker"] = None     # not given: invoke.yaml or MYSQLBUILD_WITH_DOCKER decide
     settings = settings_from(ctx, **flags)
     pipeline = _pipeline(settings)
+    targets = pipeline.targets()
+    with_docker = dockerkit.wanted(settings)
     if settings.dry_run:
         print(pipeline.format_plan(pipeline.plan("build")))
-        for t in pipeline.targets():
-            print(f"then: {t.archive_path.parent / bundle_name(t)}.tar.gz; dry run: nothing was run")
+        for t in targets:
+            print(f"then: {t.archive_path.parent / bundle_name(t)}.tar.gz")
+            if with_docker:
+                print(dockerkit.describe(settings, ROOT, t.arch), end="")
+        print("dry run: nothing was run")
         return
+    # The Docker tarball is found and checked first: a wrong file fails now, not after a long build.
+    kits = {t.arch: dockerkit.prepare(settings, ROOT, t.arch, pipeline.reporter) for t in targets} \
+        if with_docker else {}
     for t in pipeline.run("build"):
-        print(f"bundle: {make_bundle(pipeline, t)} (+ .sha256)")
+        print(f"bundle: {make_bundle(pipeline, t, kits.get(t.arch))} (+ .sha256)")

@@ -275,3 +275,48 @@ def test_pin_file_helper_writes_a_valid_pin_file(tmp_path):
     path = pin_file(tmp_path / "p.yaml", "20.10.24-test", "x86_64", "docker-x.tgz", "a" * 64, [UNREACHABLE])
     assert dockerkit.load_pins(path).pin(None, AMD).sha256 == "a" * 64
 
+
+# --- the task, as users run it ------------------------------------------------------------
+
+def run_invoke(*args: str, env: dict[str, str]):
+    import os
+    import subprocess
+    import sys
+
+    full = {k: v for k, v in os.environ.items() if not k.startswith("MYSQLBUILD_")}
+    full.update(env)
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=full, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_bundle_dry_run_shows_the_pinned_docker_and_the_daemon_json(tmp_path):
+    proc = run_invoke("bundle", "--arch", "arm64", "--with-docker", "--docker-storage-driver", "overlay2",
+                      "--dry-run", env={"MYSQLBUILD_BUILD_DIR": str(tmp_path / "b"),
+                                        "MYSQLBUILD_CACHE_DIR": str(tmp_path / "c")})
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "with Docker 28.0.4 for aarch64: docker-28.0.4.tgz sha256 " \
+           "d3291093e8ed576ed9e237b24dc4556a9ed21ff25d4c26578df612cb6fe0480f" in out
+    assert "to fetch: https://download.docker.com/linux/static/stable/aarch64/docker-28.0.4.tgz" in out
+    assert '"storage-driver": "overlay2"' in out and '"data-root": "/var/lib/docker"' in out
+    assert "dry run: nothing was run" in out and not (tmp_path / "b").exists()
+
+
+def test_bundle_with_a_bad_option_or_no_tarball_fails_before_building_anything(tmp_path):
+    env = {"MYSQLBUILD_BUILD_DIR": str(tmp_path / "b"), "MYSQLBUILD_CACHE_DIR": str(tmp_path / "c"),
+           "MYSQLBUILD_DIST_DIR": str(tmp_path / "d"), "MYSQLBUILD_RETRIES": "1",
+           "MYSQLBUILD_DOCKER_STATIC_FILE": str(pin_file(tmp_path / "pins.yaml", "1.0", "aarch64",
+                                                         "docker-1.0.tgz", "b" * 64, [UNREACHABLE]))}
+    proc = run_invoke("bundle", "--arch", "arm64", "--with-docker", "--docker-daemon-extra",
+                      '{"data-root": "/x"}', env=env)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: --docker-daemon-extra sets 'data-root', which has its own option")
+    proc = run_invoke("bundle", "--arch", "arm64", env={**env, "MYSQLBUILD_WITH_DOCKER": "yes"})
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: could not download docker-1.0.tgz from any URL")
+    assert "hint: on a machine with internet, download " + UNREACHABLE in proc.stderr
+    proc = run_invoke("bundle", "--arch", "arm64", "--docker-tarball", str(tmp_path / "pins.yaml"), env=env)
+    assert proc.returncode == 1
+    assert "is not the one pinned for docker-1.0.tgz (aarch64, Docker 1.0" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert not (tmp_path / "b").exists() and not (tmp_path / "d").exists(), "no build started"
