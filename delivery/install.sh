@@ -46,7 +46,7 @@ usage() {
 sha256_of() { sha256sum "$1" | cut -d ' ' -f 1; }
 
 require_root() {
-    [ "$(id -u)" -eq 0 ] || die "run me as root (sudo sh $self $1): I change files under /usr, /etc and /var"
+    [ "$(id -u)" -eq 0 ] || die "run me as root (sudo sh $self${1:+ $1}): I change files under /usr, /etc and /var"
 }
 
 same_file() { [ -f "$1" ] && [ -f "$2" ] && [ "$(sha256_of "$1")" = "$(sha256_of "$2")" ]; }
@@ -239,7 +239,7 @@ foreign_docker() {
 
 install_docker() {
     [ -n "$DOCKER_TARBALL" ] || die "this bundle carries no Docker engine (make one with: invoke bundle --with-docker); install Docker another way, or install the RPMs: sh install.sh --rpms"
-    require_root --docker
+    require_root "$options"
     host=$(uname -m)
     [ "$host" = "$DOCKER_ARCH" ] || die "the bundle's Docker is for $DOCKER_ARCH and this host is $host; nothing was installed"
     for tool in tar gzip awk sed cp mv mktemp df du; do
@@ -326,7 +326,7 @@ move them away, or pass --force-docker to replace them (they are kept in $STATE_
         } >"$STATE_DIR/info"
         [ -f "$RECORD" ] || : >"$RECORD"
     fi
-    if [ "$use_units" -eq 1 ] && [ -n "$prior" ]; then
+    if [ "$use_units" -eq 1 ] && [ -n "$prior" ] && ! is_ours "$UNIT_DIR/docker.service"; then
         grep -q '^prior docker.service ' "$RECORD" 2>/dev/null || add_line "prior docker.service $prior $prior_active"
     fi
     for item in $todo; do
@@ -419,7 +419,7 @@ our_dockerd_pid() {
 }
 
 uninstall() {
-    require_root --uninstall
+    require_root "$options"
     if [ ! -f "$RECORD" ]; then
         note "nothing was installed here by a mysqlbuild bundle ($RECORD does not exist): nothing to remove"
         note "images loaded into a Docker stay there (docker image ls; docker rmi IMAGE)"
@@ -544,6 +544,7 @@ changing=0
 pending=
 tmp=
 replaced=
+options=$*
 case "$(basename "$0")" in uninstall.sh) mode=uninstall ;; esac
 while [ $# -gt 0 ]; do
     case "$1" in
