@@ -404,6 +404,12 @@ class Pipeline:
                      f"RPMs into {t.rpm_out} (checked: header arch {t.arch.rpm}, rpm -K"
                      + (", 64K LOAD alignment" if t.arch.rpm == "aarch64" and t.recipe.rpm.check_elf_align else "")
                      + (f", no {' '.join(t.recipe.rpm.forbid_libs)}" if t.recipe.rpm.forbid_libs else "") + ")"]
+            epoch = t.version.source_date_epoch
+            if epoch:
+                day = _dt.datetime.fromtimestamp(epoch, _dt.timezone.utc).strftime("%Y-%m-%d")
+                lines.append(f"SOURCE_DATE_EPOCH {epoch} ({day}): reproducible payloads")
+            else:
+                lines.append("no source_date_epoch in the recipe: payloads carry the build's dates")
             lines += [f"patch {p.file}: {p.reason}" for p in t.version.patches]
             return lines, [self._cmd(self.builder_request(t, "export", output_dir=out,
                                                           build_args=(("JOBS", str(self.settings.jobs)),)))]

@@ -343,6 +343,7 @@ def test_dry_run_shows_the_whole_plan_for_5744(tmp_path):
     assert ("rpmbuild mysql-community.spec --define recipe_version 5.7.44 --define recipe_release 1 "
             "--without compat --without debug --without embedded --without lse") in out
     assert "64K LOAD alignment, no libjemalloc libtcmalloc" in out
+    assert "SOURCE_DATE_EPOCH 1698192000 (2023-10-25): reproducible payloads" in out
     assert "runtime base oraclelinux:7-slim + mysql-community-server-minimal" in out
     assert out.count("--platform linux/arm64") >= 3
     assert out.rstrip().endswith("dry run: nothing was run")
