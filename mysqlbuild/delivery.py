@@ -104,12 +104,15 @@ def _push_hint(text: str) -> str:
     return "check the registry address, that it answers, and that you may push to the path"
 
 
-def _manifest_cli(engine, args: list[str]) -> str:
-    env = dict(os.environ, DOCKER_CLI_EXPERIMENTAL="enabled")
-    if engine.docker_host:
-        env["DOCKER_HOST"] = engine.docker_host
+def _manifest_cli(engine, args: list[str], timeout: float = 600) -> str:
     command = [engine.client.path, "manifest", *args]
-    proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                              env=engine.cli_env(DOCKER_CLI_EXPERIMENTAL="enabled"))
+    except subprocess.TimeoutExpired:
+        raise CommandError(f"docker manifest {args[0]} got no answer within {timeout:.0f} s", command=command,
+                           exit_code=124, hint="check that the registry answers (curl -v https://REGISTRY/v2/)") \
+            from None
     if proc.returncode != 0:
         raise CommandError(f"docker manifest {args[0]} failed", command=command, exit_code=proc.returncode,
                            log_tail=(proc.stdout + proc.stderr)[-3000:], hint=_push_hint(proc.stderr))
@@ -117,9 +120,16 @@ def _manifest_cli(engine, args: list[str]) -> str:
 
 
 def manifest_platforms(engine, ref: str, insecure: bool) -> list[str]:
-    text = _manifest_cli(engine, ["inspect", *(["--insecure"] if insecure else []), ref])
-    data = json.loads(text)
-    return [m["platform"]["architecture"] for m in data.get("manifests", [])]
+    args = ["inspect", *(["--insecure"] if insecure else []), ref]
+    text = _manifest_cli(engine, args)
+    try:
+        data = json.loads(text)
+        return [m["platform"]["architecture"] for m in data.get("manifests", [])]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise CommandError(f"docker manifest inspect {ref} printed no manifest list",
+                           command=[engine.client.path, "manifest", *args], exit_code=0, log_tail=text[-3000:],
+                           hint="the registry may not keep manifest lists; push again, or read it with "
+                                "docker manifest inspect") from None
 
 
 # --- bundle -------------------------------------------------------------------------

@@ -204,11 +204,15 @@ class Engine:
                                log_tail=_interesting_tail(stream), log_path=str(stream.log_path),
                                hint=_hint_for(stream.tail_text()))
 
-    def run_cli(self, args: list[str], timeout: float = 120) -> tuple[int, str]:
-        env = dict(os.environ)
+    def cli_env(self, **extra: str) -> dict[str, str]:
+        """The environment for a docker CLI call: ours, pointed at the chosen engine."""
+        env = dict(os.environ, **extra)
         if self.docker_host:
             env["DOCKER_HOST"] = self.docker_host
-        return _run_quiet([self.client.path, *args], env=env, timeout=timeout)
+        return env
+
+    def run_cli(self, args: list[str], timeout: float = 120, **env: str) -> tuple[int, str]:
+        return _run_quiet([self.client.path, *args], env=self.cli_env(**env), timeout=timeout)
 
     # -- the SDK ---------------------------------------------------------------
     @functools.cached_property
@@ -254,8 +258,18 @@ class Engine:
         return attrs.get("Architecture") if attrs else None
 
     def tag(self, image: str, ref: str) -> None:
+        import docker
+
         repo, tag = split_ref(ref)
-        self.sdk.images.get(image).tag(repo, tag)
+        try:
+            self.sdk.images.get(image).tag(repo, tag)
+        except docker.errors.ImageNotFound:
+            raise EngineError(f"cannot tag {image} as {ref}: no such image here",
+                              "build it (invoke build) or load its archive (invoke load)") from None
+        except docker.errors.APIError as exc:
+            raise EngineError(f"cannot tag {image} as {ref}: {exc.explanation or exc}",
+                              "a registry path is lowercase: host[:port]/path, e.g. harbor.intranet:8443/dba") \
+                from None
 
     def remove_image(self, ref: str) -> bool:
         import docker

@@ -143,6 +143,14 @@ def test_push_to_a_registry_that_does_not_answer_is_one_clear_error(work, engine
     assert "Traceback" not in run.text
 
 
+def test_push_to_a_malformed_registry_path_is_one_clear_error(work):
+    """The engine refuses the tag itself (upper case); that must read as an error, not a traceback."""
+    run = invoke("push", "--registry", "Harbor.Intranet/DBA", "--arch", "amd64", env=work["env"])
+    assert run.code == 1
+    assert "repository name must be lowercase" in run.err and "hint: a registry path is lowercase" in run.err
+    assert "Traceback" not in run.text
+
+
 def _payload_digest(path) -> str:
     return subprocess.run(["rpm", "-qp", "--qf", "%{PAYLOADDIGEST}", str(path)], capture_output=True,
                           text=True, check=True).stdout
