@@ -258,8 +258,12 @@ def _keep(src: Path, final: Path, move: bool) -> Path:
         os.replace(src, final)
         return final
     part = final.parent / f".{final.name}.part"
-    shutil.copyfile(src, part)
-    os.replace(part, final)
+    try:
+        shutil.copyfile(src, part)
+        os.replace(part, final)
+    except BaseException:
+        part.unlink(missing_ok=True)        # a failed copy leaves nothing in the cache
+        raise
     return final
 
 

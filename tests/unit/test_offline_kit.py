@@ -229,6 +229,23 @@ def test_a_wrong_file_is_refused_with_both_checksums_and_what_to_do(kit, reporte
     assert not kit["cache"].exists() or not any(kit["cache"].rglob("*.tgz")), "nothing wrong is kept"
 
 
+def test_a_copy_that_fails_midway_leaves_nothing_in_the_cache(kit, reporter, monkeypatch):
+    """A full disk cannot be made here on demand: the copy is made to write half the file, then fail."""
+    real_copyfile = dockerkit.shutil.copyfile
+
+    def half_then_enospc(src, dst, *args, **kwargs):
+        with open(src, "rb") as source, open(dst, "wb") as target:
+            target.write(source.read(1000))
+        raise OSError(28, "No space left on device", str(dst))
+
+    monkeypatch.setattr(dockerkit.shutil, "copyfile", half_then_enospc)
+    with pytest.raises(OSError):
+        locate(kit, reporter, explicit=str(kit["arm"]))
+    assert [p.name for p in kit["cache"].rglob("*") if p.is_file()] == [], "no .part and no tarball"
+    monkeypatch.setattr(dockerkit.shutil, "copyfile", real_copyfile)
+    assert locate(kit, reporter, explicit=str(kit["arm"])).read_bytes() == kit["arm"].read_bytes()
+
+
 def test_the_other_architectures_tarball_is_named_as_such(kit, reporter):
     with pytest.raises(ChecksumError) as info:
         locate(kit, reporter, explicit=str(kit["amd"]))
