@@ -39,7 +39,7 @@ def guarded(func: Callable) -> Callable:
 def settings_from(ctx: Any, **flags: Any):
     section = ctx.config.get("mysqlbuild", {}) if ctx is not None else {}
     config = {key: section[key] for key in section} if section else {}
-    flags = {k: (None if v is False and k in ("force", "dry_run") else v) for k, v in flags.items()}
+    flags = {k: (None if v is False and k in ("force", "dry_run", "with_docker") else v) for k, v in flags.items()}
     return resolve(config, os.environ, flags)
 
 
@@ -168,8 +168,6 @@ def bundle(ctx: Any, **flags: Any) -> None:
     from . import dockerkit
     from .delivery import bundle_name, make_bundle
 
-    if not flags.get("with_docker"):
-        flags["with_docker"] = None     # not given: invoke.yaml or MYSQLBUILD_WITH_DOCKER decide
     settings = settings_from(ctx, **flags)
     pipeline = _pipeline(settings)
     targets = pipeline.targets()
