@@ -57,7 +57,7 @@ def push(pipeline: "Pipeline", registry: str, insecure: bool) -> list[str]:
         if engine.image_id(t.image_tag) is None:
             raise PipelineError(f"image {t.image_tag} is not here",
                                 f"build it (invoke build --arch {t.arch.docker}) or load its archive (invoke load)")
-        if (State(t.state_path).get("verify") or {}).get("output", {}).get("image_id") != engine.image_id(t.image_tag):
+        if not pipeline.output_current("verify", t, State(t.state_path).get("verify") or {})[0]:
             reporter.warn(f"{t.image_tag} has not passed `invoke verify` in its current form")
         ref = registry_ref(registry, name, f"{version}-{t.arch.docker}")
         with reporter.step(f"push {t.image_tag} as {ref}"):
@@ -167,17 +167,17 @@ def make_bundle(pipeline: "Pipeline", t: "Target", docker: "dockerkit.DockerKit 
     the bundle also carries a Docker engine under docker/."""
     if docker is not None and docker.arch != t.arch:
         raise PipelineError(f"the Docker kit is for {docker.arch.rpm}, the bundle for {t.arch.rpm}")
-    from .pipeline import State, git_revision, rpm_digests
+    from .pipeline import State, git_revision
 
     state = State(t.state_path)
-    rpms_record = (state.get("rpms") or {}).get("output", {})
-    save_record = (state.get("save") or {}).get("output", {})
-    image_id = pipeline.engine.image_id(t.image_tag)
-    if not rpms_record or rpm_digests(t.rpm_out) != rpms_record.get("rpms"):
-        raise PipelineError(f"the RPMs of {t.label} are not in {t.rpm_out}", "build them: invoke build")
-    if not save_record or save_record.get("image_id") != image_id or not t.archive_path.is_file():
-        raise PipelineError(f"no current image archive of {t.label}", "write it: invoke save (or invoke build)")
-    archive.verify(t.archive_path)
+    # The same checks a rerun of the pipeline trusts: the RPMs and the archive are this build's.
+    for stage, hint in (("rpms", "build them: invoke build"), ("save", "write it: invoke save (or invoke build)")):
+        current, why = pipeline.output_current(stage, t, state.get(stage) or {})
+        if not current:
+            raise PipelineError(f"{t.label}: the {stage} stage's output is not current ({why})", hint)
+    rpms_record = state.get("rpms")["output"]
+    save_record = state.get("save")["output"]
+    image_id = save_record["image_id"]
 
     dist = t.archive_path.parent
     name = bundle_name(t)
