@@ -169,8 +169,7 @@ copy the bundle again from the build machine (compare the .tar.gz with its .sha2
 load_image() {
     docker_answers || die "Docker does not answer here: start it (systemctl start docker), install the bundle's Docker (sh install.sh --docker, if it carries one), or install the RPMs: sh install.sh --rpms"
     loaded_id=$("$DOCKER" image inspect --format '{{.Id}}' "$IMAGE_TAG" 2>/dev/null || true)
-    expected_id=$(sed -n 's/^ *"id": "\(sha256:[0-9a-f]*\)".*/\1/p' manifest.json | head -n 1)
-    if [ -n "$loaded_id" ] && [ "$loaded_id" = "$expected_id" ]; then
+    if [ -n "$loaded_id" ] && [ "$loaded_id" = "$IMAGE_ID" ]; then
         note "image $IMAGE_TAG is already loaded ($loaded_id)"
     else
         note "loading $IMAGE_ARCHIVE into Docker $server_version"
@@ -598,7 +597,7 @@ if [ "$mode" = uninstall ]; then
     exit 0
 fi
 
-IMAGE_TAG='' IMAGE_ARCHIVE='' IMAGE_ARCH='' RPM_ARCH='' RPM_FILES='' RUN_EXAMPLE=''
+IMAGE_TAG='' IMAGE_ID='' IMAGE_ARCHIVE='' IMAGE_ARCH='' RPM_ARCH='' RPM_FILES='' RUN_EXAMPLE=''
 DOCKER_VERSION='' DOCKER_TARBALL='' DOCKER_ARCH='' DOCKER_BINARIES='' DOCKER_DATA_ROOT=''
 verify_bundle
 # bundle.env was just verified with the rest; it holds IMAGE_TAG, IMAGE_ARCHIVE, IMAGE_ARCH,

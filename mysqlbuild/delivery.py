@@ -195,7 +195,7 @@ def make_bundle(pipeline: "Pipeline", t: "Target", docker: "dockerkit.DockerKit 
         shutil.copy2(DELIVERY_DIR / "install.sh", folder / "install.sh")
         os.chmod(folder / "install.sh", 0o755)
         run_line = t.recipe.image.run_example.replace("{tag}", t.image_tag)
-        values = {"IMAGE_TAG": t.image_tag, "IMAGE_ARCHIVE": f"image/{t.archive_path.name}",
+        values = {"IMAGE_TAG": t.image_tag, "IMAGE_ID": image_id, "IMAGE_ARCHIVE": f"image/{t.archive_path.name}",
                   "IMAGE_ARCH": t.arch.docker, "RPM_ARCH": t.arch.rpm,
                   "RPM_FILES": " ".join("rpms/" + packages[p]["file"] for p in order), "RUN_EXAMPLE": run_line,
                   **dockerkit.NO_DOCKER_ENV}
