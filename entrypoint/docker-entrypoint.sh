@@ -124,8 +124,10 @@ mysql_read_config() {
 	index="$(mktemp -u)"
 	errors="$(mktemp)"
 	if ! output=$("$@" --verbose --help --log-bin-index="$index" 2>"$errors"); then
+		output=$(tail -n 20 "$errors")
+		rm -f "$index" "$errors"
 		mysql_error "the server refused its configuration: '$* --verbose --help' failed" \
-			"$(tail -n 20 "$errors")" \
+			"$output" \
 			"fix the option named above in /etc/my.cnf, /etc/mysql/conf.d/ or the arguments"
 	fi
 	rm -f "$index" "$errors"
@@ -140,7 +142,9 @@ mysql_read_config() {
 		mysql_error "could not read datadir and socket from '$* --verbose --help'" \
 			"check that $1 is a MySQL or MariaDB server"
 	fi
-	export DATADIR SOCKET SERVER_FLAVOR
+	# Read once: the run as root passes these on to the run under gosu.
+	_MYSQLBUILD_CONFIG_READ=1
+	export DATADIR SOCKET SERVER_FLAVOR _MYSQLBUILD_CONFIG_READ
 }
 
 # The value of one variable in the table printed by `mysqld --verbose --help`.
@@ -619,7 +623,9 @@ _main() {
 		set -- mysqld "$@"
 	fi
 	if _is_server "$1" && ! _wants_help "$@"; then
-		mysql_read_config "$@"
+		if [ -z "${_MYSQLBUILD_CONFIG_READ:-}" ] || [ -z "${DATADIR:-}" ] || [ -z "${SOCKET:-}" ]; then
+			mysql_read_config "$@"
+		fi
 		mysql_setup_env
 		if [ "$(id -u)" = 0 ]; then
 			mysql_prepare_dirs
