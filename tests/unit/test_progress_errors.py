@@ -33,6 +33,13 @@ def test_make_percent_lines_become_progress_and_everything_goes_to_the_log(tmp_p
     assert (tmp_path / "logs" / "rpms.log").read_text().splitlines() == BUILDKIT_LINES
 
 
+def test_the_log_can_be_followed_while_the_build_runs(tmp_path):
+    stream = Reporter(io.StringIO()).build("rpmbuild", tmp_path / "rpms.log")
+    stream.feed(BUILDKIT_LINES[1] + "\n")
+    assert (tmp_path / "rpms.log").read_text() == BUILDKIT_LINES[1] + "\n", "each line is in the file at once"
+    stream.close()
+
+
 def test_the_estimate_of_time_left_shrinks_with_progress(tmp_path):
     stream = Reporter(io.StringIO()).build("x", tmp_path / "x.log")
     stream.feed("[ 10%] a")
