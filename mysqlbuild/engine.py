@@ -165,12 +165,24 @@ class Engine:
     @property
     def client(self) -> ClientInfo:
         if self._client is None:
-            self._client = find_client(self.docker)
-            if self.builder and not self._client.buildx:
-                raise EngineError(f"--builder {self.builder} needs the buildx plugin, which {self._client.path} "
+            client = find_client(self.docker)
+            if self.builder and not client.buildx:
+                raise EngineError(f"--builder {self.builder} needs the buildx plugin, which {client.path} "
                                   "does not have",
                                   "install docker-buildx, or drop --builder (use --docker-host for another engine)")
+            if self.builder:
+                self._check_builder(client)
+            self._client = client       # only once it is known to be usable: a second call checks again
         return self._client
+
+    def _check_builder(self, client: ClientInfo) -> None:
+        """Fail before any stage runs when the named buildx builder is not there."""
+        code, out = _run_quiet([client.path, "buildx", "inspect", self.builder], env=self.cli_env(), timeout=60)
+        if code != 0:
+            last = out.splitlines()[-1] if out else f"exit code {code}"
+            raise EngineError(f"--builder {self.builder}: buildx cannot use it ({last})",
+                              f"docker buildx ls lists the builders; make one with docker buildx create --name "
+                              f"{self.builder} ... (README: Remote and native builders)")
 
     def command(self, request: BuildRequest) -> Command:
         info = self.client

@@ -499,6 +499,9 @@ class Pipeline:
     # -- running -----------------------------------------------------------------------
     def run(self, last: str = "build", force: bool = False) -> list[Target]:
         plan = self.plan(last, force)
+        # The docker client, and the --builder when one is named, are checked before any stage
+        # runs: a wrong builder name must not wait behind a debootstrap under QEMU.
+        self.engine.client
         done = []
         for t, stages in plan:
             with self._locked(t), self.reporter.step(f"{t.label}"):

@@ -48,3 +48,34 @@ def test_image_references_split_into_repository_and_tag():
     assert split_ref("mysql:5.7.44-arm64") == ("mysql", "5.7.44-arm64")
     assert split_ref("127.0.0.1:5000/dba/mysql:5.7.44") == ("127.0.0.1:5000/dba/mysql", "5.7.44")
     assert split_ref("harbor.intranet:8443/dba/mysql") == ("harbor.intranet:8443/dba/mysql", "latest")
+
+
+FAKE_BUILDX_CLIENT = """#!/bin/sh
+# Stands in for a docker client with the buildx plugin: buildx cannot be installed on the CI
+# machines (no Debian 12 package, no download), so its answers are the ones buildx v0.10 gives.
+case "$*" in
+  "version --format {{.Client.Version}}") echo 24.0.7 ;;
+  "buildx version") echo "github.com/docker/buildx v0.10.5" ;;
+  "buildx inspect arm-nodes") echo "Name: arm-nodes"; echo "Driver: remote" ;;
+  "buildx inspect "*) echo "ERROR: no builder \\"${3}\\" found" >&2; exit 1 ;;
+  *) exit 2 ;;
+esac
+"""
+
+
+def test_an_unknown_builder_is_refused_before_any_stage_runs(tmp_path):
+    import pytest
+
+    from mysqlbuild.engine import Engine
+    from mysqlbuild.errors import EngineError
+
+    client = tmp_path / "docker"
+    client.write_text(FAKE_BUILDX_CLIENT)
+    client.chmod(0o755)
+    assert Engine(docker=str(client), builder="arm-nodes").client.buildx
+    engine = Engine(docker=str(client), builder="arm-node")
+    for _ in range(2):      # a caller that catches the first error must not get the client the second time
+        with pytest.raises(EngineError) as info:
+            engine.client
+    assert 'buildx cannot use it (ERROR: no builder "arm-node" found)' in info.value.message
+    assert "docker buildx ls" in info.value.hint and "docker buildx create --name arm-node" in info.value.hint
