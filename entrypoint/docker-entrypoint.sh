@@ -154,6 +154,21 @@ _config_value() {
 
 # --- the data directory -----------------------------------------------------------
 
+# ENTRIES: every entry of folder $1, hidden ones included ("." and ".." excepted).
+_entries() {
+	local entry
+	ENTRIES=()
+	for entry in "$1"/* "$1"/.[!.]* "$1"/..?*; do
+		[ -e "$entry" ] || [ -L "$entry" ] || continue
+		ENTRIES+=("$entry")
+	done
+}
+
+# 32 hexadecimal digits from the kernel's random source.
+_random_password() {
+	od -An -tx1 -N16 /dev/urandom | tr -d ' \n'
+}
+
 # What the data directory holds: missing, empty, ready, half or foreign.
 mysql_datadir_state() {
 	local dir=$DATADIR entry
@@ -169,8 +184,8 @@ mysql_datadir_state() {
 		echo ready
 		return
 	fi
-	for entry in "$dir"/* "$dir"/.[!.]* "$dir"/..?*; do
-		[ -e "$entry" ] || [ -L "$entry" ] || continue
+	_entries "$dir"
+	for entry in ${ENTRIES[@]+"${ENTRIES[@]}"}; do
 		[ "${entry##*/}" = lost+found ] && continue
 		echo foreign
 		return
@@ -203,8 +218,8 @@ mysql_prepare_dirs() {
 # Up to five names in folder $1, for messages.
 _first_entries() {
 	local entry names=()
-	for entry in "$1"/* "$1"/.[!.]* "$1"/..?*; do
-		[ -e "$entry" ] || [ -L "$entry" ] || continue
+	_entries "$1"
+	for entry in ${ENTRIES[@]+"${ENTRIES[@]}"}; do
 		names+=("${entry##*/}")
 		[ "${#names[@]}" -lt 5 ] || break
 	done
@@ -386,7 +401,7 @@ _root_accounts_to_drop_sql() {
 mysql_setup_accounts() {
 	local drops root_password=${MYSQL_ROOT_PASSWORD:-}
 	if [ -z "$root_password" ] && _is_true "${MYSQL_RANDOM_ROOT_PASSWORD:-}"; then
-		root_password=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+		root_password=$(_random_password)
 		echo "GENERATED ROOT PASSWORD: $root_password"
 	fi
 	drops=$(_root_accounts_to_drop_sql)
@@ -429,7 +444,7 @@ mysql_setup_accounts() {
 # needs a password in the image nor fills the log with refused logins.
 mysql_setup_healthcheck() {
 	local folder=$1 password
-	password=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+	password=$(_random_password)
 	echo "CREATE USER 'healthcheck'@'localhost' IDENTIFIED BY '$password';" | docker_process_sql
 	(
 		umask 077
@@ -555,8 +570,8 @@ mysql_expire_root() {
 mysql_commit_datadir() {
 	local folder=$1 entry
 	sync
-	for entry in "$folder"/* "$folder"/.[!.]* "$folder"/..?*; do
-		[ -e "$entry" ] || [ -L "$entry" ] || continue
+	_entries "$folder"
+	for entry in ${ENTRIES[@]+"${ENTRIES[@]}"}; do
 		mv "$entry" "$DATADIR/"
 	done
 	sync
