@@ -67,10 +67,11 @@ def load(c, path, docker_host=None, dry_run=False):
     cli.guarded(cli.load)(c, path, docker_host=docker_host, dry_run=dry_run)
 
 
-@task(help={"arch": COMMON_HELP["arch"], "docker_host": COMMON_HELP["docker_host"]})
-def doctor(c, arch=None, docker_host=None):
+@task(help={"arch": COMMON_HELP["arch"], "docker_host": COMMON_HELP["docker_host"],
+            "builder": COMMON_HELP["builder"]})
+def doctor(c, arch=None, docker_host=None, builder=None):
     """Check this machine: Docker, BuildKit, emulation of the target, disk, host tools."""
-    cli.guarded(cli.doctor)(c, arch=arch, docker_host=docker_host)
+    cli.guarded(cli.doctor)(c, arch=arch, docker_host=docker_host, builder=builder)
 
 
 @task(help={"recipe": COMMON_HELP["recipe"], "version": COMMON_HELP["version"], "arch": COMMON_HELP["arch"],

@@ -69,6 +69,12 @@ def run_checks(engine: Engine, cache_dir: Path, targets: list[Arch] | None = Non
         checks.append(Check("BuildKit", True, kind))
     except PipelineError as exc:
         checks.append(Check("docker client / BuildKit", False, exc.message, exc.hint or ""))
+    if engine.builder:
+        try:
+            engine.client            # checks the builder with docker buildx inspect
+            checks.append(Check("buildx builder", True, engine.builder))
+        except PipelineError as exc:
+            checks.append(Check("buildx builder", False, exc.message, exc.hint or ""))
     data_root = None
     try:
         version = engine.version()

@@ -79,3 +79,18 @@ def test_an_unknown_builder_is_refused_before_any_stage_runs(tmp_path):
             engine.client
     assert 'buildx cannot use it (ERROR: no builder "arm-node" found)' in info.value.message
     assert "docker buildx ls" in info.value.hint and "docker buildx create --name arm-node" in info.value.hint
+
+
+def test_doctor_reports_the_named_builder(tmp_path):
+    from mysqlbuild.doctor import run_checks
+    from mysqlbuild.engine import Engine
+
+    client = tmp_path / "docker"
+    client.write_text(FAKE_BUILDX_CLIENT)
+    client.chmod(0o755)
+    # No engine answers at this DOCKER_HOST: the other checks fail, the builder check still runs.
+    good = run_checks(Engine(docker=str(client), builder="arm-nodes", docker_host="tcp://127.0.0.1:9"), tmp_path)
+    assert [(c.ok, c.detail) for c in good if c.name == "buildx builder"] == [(True, "arm-nodes")]
+    bad = run_checks(Engine(docker=str(client), builder="arm-node", docker_host="tcp://127.0.0.1:9"), tmp_path)
+    [check] = [c for c in bad if c.name == "buildx builder"]
+    assert not check.ok and "no builder" in check.detail and "docker buildx ls" in check.fix
