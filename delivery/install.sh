@@ -600,7 +600,7 @@ fi
 IMAGE_TAG='' IMAGE_ID='' IMAGE_ARCHIVE='' IMAGE_ARCH='' RPM_ARCH='' RPM_FILES='' RUN_EXAMPLE=''
 DOCKER_VERSION='' DOCKER_TARBALL='' DOCKER_ARCH='' DOCKER_BINARIES='' DOCKER_DATA_ROOT=''
 verify_bundle
-# bundle.env was just verified with the rest; it holds IMAGE_TAG, IMAGE_ARCHIVE, IMAGE_ARCH,
+# bundle.env was just verified with the rest; it holds IMAGE_TAG, IMAGE_ID, IMAGE_ARCHIVE, IMAGE_ARCH,
 # RPM_ARCH, RPM_FILES, RUN_EXAMPLE and DOCKER_VERSION, DOCKER_TARBALL, DOCKER_ARCH,
 # DOCKER_BINARIES, DOCKER_DATA_ROOT (empty when the bundle carries no Docker).
 # shellcheck source=/dev/null

@@ -56,7 +56,7 @@ class BuildStream:
         self.title = title
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        # Line-buffered, so that `tail -f` of the log follows a two-hour compile as it goes.
+        # Line-buffered, so that `tail -f` of the log follows an hours-long compile as it goes.
         self._log: IO[str] = open(log_path, "w", encoding="utf-8", errors="replace", buffering=1)
         self.tail: deque[str] = deque(maxlen=tail_lines)
         self.percent: int | None = None
