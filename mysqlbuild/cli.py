@@ -7,15 +7,17 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable
 
-from . import archive, base as basemod
+from . import ROOT, archive, baseimage
 from .archs import parse_archs
 from .doctor import format_checks, run_checks
 from .errors import ConfigError, Interrupted, PipelineError
-from .pipeline import ROOT, Pipeline, State, rpm_digests
+from .pipeline import Pipeline
 from .progress import make_reporter
 from .recipe import Debootstrap
 from .settings import resolve
 from .sources import cache_path
+from .stages.rpms import rpm_digests
+from .state import State
 
 
 def guarded(func: Callable) -> Callable:
@@ -88,11 +90,11 @@ def make_base(ctx: Any, rootfs: str | None, debootstrap: str | None, tag: str | 
             print(f"would make {tag} for {arch.docker} from " + (rootfs or f"debootstrap {debootstrap}"))
             return
         if rootfs:
-            image_id = basemod.from_rootfs(pipeline.engine, reporter, Path(rootfs), tag, arch, work)
+            image_id = baseimage.from_rootfs(pipeline.engine, reporter, Path(rootfs), tag, arch, work)
         else:
             spec = Debootstrap(suite=debootstrap, mirror=mirror_url or "http://deb.debian.org/debian",
                                variant=variant, include=tuple(filter(None, (include or "").split(","))))
-            image_id = basemod.debootstrap(pipeline.engine, reporter, spec, tag, arch, work)
+            image_id = baseimage.debootstrap(pipeline.engine, reporter, spec, tag, arch, work)
         print(f"{tag}: {image_id} ({arch.docker})")
         return
     # No source given: make the recipe's own local bases (those declared with debootstrap).
@@ -165,23 +167,23 @@ def push(ctx: Any, registry: str, insecure: bool, **flags: Any) -> None:
 
 
 def bundle(ctx: Any, **flags: Any) -> None:
-    from . import dockerkit
+    from . import hostdocker
     from .delivery import bundle_name, make_bundle
 
     settings = settings_from(ctx, **flags)
     pipeline = _pipeline(settings)
     targets = pipeline.targets()
-    with_docker = dockerkit.wanted(settings)
+    with_docker = hostdocker.wanted(settings)
     if settings.dry_run:
         print(pipeline.format_plan(pipeline.plan("build")))
         for t in targets:
             print(f"then: {t.archive_path.parent / bundle_name(t)}.tar.gz")
             if with_docker:
-                print(dockerkit.describe(settings, ROOT, t.arch), end="")
+                print(hostdocker.describe(settings, ROOT, t.arch), end="")
         print("dry run: nothing was run")
         return
     # The Docker tarball is found and checked first: a wrong file fails now, not after a long build.
-    kits = {t.arch: dockerkit.prepare(settings, ROOT, t.arch, pipeline.reporter) for t in targets} \
+    kits = {t.arch: hostdocker.prepare(settings, ROOT, t.arch, pipeline.reporter) for t in targets} \
         if with_docker else {}
     for t in pipeline.run("build"):
         print(f"bundle: {make_bundle(pipeline, t, kits.get(t.arch))} (+ .sha256)")

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import yaml
 
+from . import ROOT
 from .archs import ARCHS
 from .errors import RecipeError
 
@@ -485,7 +486,7 @@ def resolve_recipe_dir(name_or_path: str, recipes_dir: Path) -> Path:
 
 
 def load_recipe(name_or_path: str | Path, recipes_dir: Path | None = None) -> Recipe:
-    recipes_dir = recipes_dir or Path(__file__).resolve().parent.parent / "recipes"
+    recipes_dir = recipes_dir or ROOT / "recipes"
     recipe_dir = resolve_recipe_dir(str(name_or_path), recipes_dir)
     file = recipe_dir / "recipe.yaml"
     try:

@@ -8,9 +8,10 @@ from typing import Any, Mapping
 
 import jinja2
 
+from . import ROOT
 from .errors import PipelineError
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "dockerfiles"
+TEMPLATES_DIR = ROOT / "dockerfiles"
 
 
 class RenderError(PipelineError):

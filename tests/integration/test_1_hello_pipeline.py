@@ -171,7 +171,7 @@ def test_verify_fails_when_the_image_is_of_another_architecture(work, engine):
     from mysqlbuild.pipeline import Pipeline
     from mysqlbuild.progress import Reporter
     from mysqlbuild.settings import resolve
-    from mysqlbuild.verify import verify_image
+    from mysqlbuild.stages.verify import verify_image
 
     settings = resolve({}, dict(work["env"], MYSQLBUILD_IMAGE_TAG="mysqlbuild-hello:1.0-amd64"),
                        {"arch": "arm64"})

@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from fixtures import ROOT, copy_recipe, edit_recipe
+from mysqlbuild.buildercontext import builder_dockerfile
 from mysqlbuild.engine import ClientInfo, Engine
 from mysqlbuild.errors import RecipeError
 from mysqlbuild.pipeline import STAGES, Pipeline
@@ -298,7 +299,7 @@ def test_each_rpmlint_filter_has_its_reason():
 def test_builder_dockerfile_passes_hadolint_and_installs_each_requirement(base, tmp_path):
     p = pipeline(tmp_path, base=base, arch="arm64")
     (t,) = p.targets()
-    text = p.builder_dockerfile(t)
+    text = builder_dockerfile(t)
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text(text)
     cmd = [tool("hadolint"), "--no-color"]

@@ -15,7 +15,7 @@ import pytest
 
 from dockertarball import fake_elf, pack, pin_file
 from fixtures import ROOT
-from mysqlbuild import dockerkit
+from mysqlbuild import hostdocker
 from mysqlbuild.archs import ARCHS
 from mysqlbuild.errors import CheckError, ChecksumError, ConfigError, FetchError, PipelineError
 from mysqlbuild.settings import resolve
@@ -33,7 +33,7 @@ def binaries(machine: int, drop: str | None = None) -> dict[str, bytes]:
 # --- the shipped pin file --------------------------------------------------------------
 
 def test_the_shipped_pin_file_pins_docker_28_0_4_for_both_architectures():
-    pins = dockerkit.load_pins(ROOT / "delivery" / "docker-static.yaml")
+    pins = hostdocker.load_pins(ROOT / "delivery" / "docker-static.yaml")
     assert pins.default_version == "28.0.4"
     arm, amd = pins.pin(None, ARM), pins.pin("28.0.4", AMD)
     assert arm.sha256 == "d3291093e8ed576ed9e237b24dc4556a9ed21ff25d4c26578df612cb6fe0480f"
@@ -76,17 +76,17 @@ def test_a_bad_pin_file_is_refused_naming_file_and_field(tmp_path, edit, message
     path = tmp_path / "pins.yaml"
     path.write_text(edit(GOOD))
     with pytest.raises(PipelineError) as info:
-        dockerkit.load_pins(path)
+        hostdocker.load_pins(path)
     assert message in info.value.message
     assert str(path) in info.value.message
 
 
 def test_the_pin_file_must_exist_and_name_the_version_and_architecture(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
-        dockerkit.load_pins(tmp_path / "nope.yaml")
+        hostdocker.load_pins(tmp_path / "nope.yaml")
     path = tmp_path / "pins.yaml"
     path.write_text(GOOD)
-    pins = dockerkit.load_pins(path)
+    pins = hostdocker.load_pins(path)
     with pytest.raises(ConfigError) as info:
         pins.pin("9.9", ARM)
     assert "Docker 9.9 is not pinned" in info.value.message and "pinned versions: 1.0" in info.value.hint
@@ -99,7 +99,7 @@ def test_the_pin_file_must_exist_and_name_the_version_and_architecture(tmp_path)
 # --- daemon.json ----------------------------------------------------------------------
 
 def test_daemon_json_defaults():
-    assert dockerkit.daemon_config(resolve({}, {}, {})) == {
+    assert hostdocker.daemon_config(resolve({}, {}, {})) == {
         "data-root": "/var/lib/docker", "log-driver": "json-file",
         "log-opts": {"max-size": "100m", "max-file": "3"}}
 
@@ -110,14 +110,14 @@ def test_daemon_json_from_every_option_and_from_the_environment():
              "docker_registry_mirrors": "https://harbor.intranet:8443, http://10.0.0.5:5000/mirror",
              "docker_insecure_registries": "harbor.intranet:8080,10.0.0.0/8",
              "docker_daemon_extra": '{"live-restore": true, "iptables": false}'}
-    config = dockerkit.daemon_config(resolve({}, env, flags))
+    config = hostdocker.daemon_config(resolve({}, env, flags))
     assert config == {
         "data-root": "/data/docker", "storage-driver": "overlay2", "log-driver": "json-file",
         "log-opts": {"max-size": "50m", "max-file": "5"},
         "registry-mirrors": ["https://harbor.intranet:8443", "http://10.0.0.5:5000/mirror"],
         "insecure-registries": ["harbor.intranet:8080", "10.0.0.0/8"],
         "live-restore": True, "iptables": False}
-    assert json.loads(dockerkit.daemon_json_text(config)) == config
+    assert json.loads(hostdocker.daemon_json_text(config)) == config
 
 
 @pytest.mark.parametrize("flags,message", [
@@ -135,7 +135,7 @@ def test_daemon_json_from_every_option_and_from_the_environment():
 ])
 def test_bad_daemon_options_are_one_clear_error(flags, message):
     with pytest.raises(ConfigError) as info:
-        dockerkit.daemon_config(resolve({}, {}, flags))
+        hostdocker.daemon_config(resolve({}, {}, flags))
     assert message in info.value.message
     assert info.value.hint
 
@@ -145,7 +145,7 @@ def test_bad_daemon_options_are_one_clear_error(flags, message):
 def test_a_static_tarball_lists_its_binaries(tmp_path):
     path = tmp_path / "docker-1.0.tgz"
     pack(path, binaries(ARM.elf_machine))
-    assert dockerkit.tarball_binaries(path, ARM) == (
+    assert hostdocker.tarball_binaries(path, ARM) == (
         "containerd", "containerd-shim-runc-v2", "ctr", "docker", "docker-init", "docker-proxy", "dockerd", "runc")
 
 
@@ -173,7 +173,7 @@ def test_a_tarball_of_another_layout_is_refused(tmp_path, files, extra, message)
     path = tmp_path / "docker-1.0.tgz"
     pack(path, files, extra)
     with pytest.raises(CheckError) as info:
-        dockerkit.tarball_binaries(path, ARM)
+        hostdocker.tarball_binaries(path, ARM)
     assert message in info.value.message
 
 
@@ -181,7 +181,7 @@ def test_a_file_that_is_no_tarball_is_refused(tmp_path):
     path = tmp_path / "docker-1.0.tgz"
     path.write_bytes(b"<html>not found</html>")
     with pytest.raises(CheckError, match="is not a readable .tgz"):
-        dockerkit.tarball_binaries(path, ARM)
+        hostdocker.tarball_binaries(path, ARM)
 
 
 # --- finding the tarball --------------------------------------------------------------------
@@ -200,12 +200,12 @@ def kit(tmp_path):
             aarch64: {{file: docker-1.0.tgz, sha256: {arm_sha}, urls: ["{UNREACHABLE}"]}}
             x86_64: {{file: docker-1.0.tgz, sha256: {amd_sha}, urls: ["{UNREACHABLE}"]}}
         """))
-    return {"pins": dockerkit.load_pins(pins_path), "arm": arm, "amd": amd, "arm_sha": arm_sha,
+    return {"pins": hostdocker.load_pins(pins_path), "arm": arm, "amd": amd, "arm_sha": arm_sha,
             "amd_sha": amd_sha, "cache": tmp_path / "cache"}
 
 
 def locate(kit, reporter, arch=ARM, explicit="", mirror=""):
-    return dockerkit.locate_tarball(kit["pins"], None, arch, cache_dir=kit["cache"], mirror=mirror,
+    return hostdocker.locate_tarball(kit["pins"], None, arch, cache_dir=kit["cache"], mirror=mirror,
                                     explicit=explicit, reporter=reporter, retries=1)
 
 
@@ -231,18 +231,18 @@ def test_a_wrong_file_is_refused_with_both_checksums_and_what_to_do(kit, reporte
 
 def test_a_copy_that_fails_midway_leaves_nothing_in_the_cache(kit, reporter, monkeypatch):
     """A full disk cannot be made here on demand: the copy is made to write half the file, then fail."""
-    real_copyfile = dockerkit.shutil.copyfile
+    real_copyfile = hostdocker.shutil.copyfile
 
     def half_then_enospc(src, dst, *args, **kwargs):
         with open(src, "rb") as source, open(dst, "wb") as target:
             target.write(source.read(1000))
         raise OSError(28, "No space left on device", str(dst))
 
-    monkeypatch.setattr(dockerkit.shutil, "copyfile", half_then_enospc)
+    monkeypatch.setattr(hostdocker.shutil, "copyfile", half_then_enospc)
     with pytest.raises(OSError):
         locate(kit, reporter, explicit=str(kit["arm"]))
     assert [p.name for p in kit["cache"].rglob("*") if p.is_file()] == [], "no .part and no tarball"
-    monkeypatch.setattr(dockerkit.shutil, "copyfile", real_copyfile)
+    monkeypatch.setattr(hostdocker.shutil, "copyfile", real_copyfile)
     assert locate(kit, reporter, explicit=str(kit["arm"])).read_bytes() == kit["arm"].read_bytes()
 
 
@@ -290,7 +290,7 @@ def test_a_mirror_serves_it_in_dockers_arch_folders(kit, reporter):
 
 def test_pin_file_helper_writes_a_valid_pin_file(tmp_path):
     path = pin_file(tmp_path / "p.yaml", "20.10.24-test", "x86_64", "docker-x.tgz", "a" * 64, [UNREACHABLE])
-    assert dockerkit.load_pins(path).pin(None, AMD).sha256 == "a" * 64
+    assert hostdocker.load_pins(path).pin(None, AMD).sha256 == "a" * 64
 
 
 # --- the task, as users run it ------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""`invoke verify`: the image is what was built, and the recipe's own tests pass on it."""
+"""Stage verify: the image is what was built (architecture, package versions), and the recipe's tests pass on it."""
 from __future__ import annotations
 
 import json
@@ -6,14 +6,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from .engine import Engine
-from .errors import CheckError, CommandError
-from .progress import Reporter
-
-if TYPE_CHECKING:
-    from .pipeline import Target
+from .. import ROOT
+from ..engine import Engine
+from ..errors import CheckError, CommandError
+from ..progress import Reporter
+from ..target import Target
+from .common import Context, Stage, digest_file, digest_tree, image_unchanged
 
 QUERY_FORMAT = "%{NAME} %{VERSION}-%{RELEASE}\\n"
 
@@ -45,7 +44,7 @@ def installed_packages(engine: Engine, image: str, names: list[str]) -> dict[str
     return found
 
 
-def verify_image(engine: Engine, reporter: Reporter, t: "Target", expected: dict[str, str]) -> None:
+def verify_image(engine: Engine, reporter: Reporter, t: Target, expected: dict[str, str]) -> None:
     arch = engine.image_arch(t.image_tag)
     if arch is None:
         raise CheckError(f"image {t.image_tag} not found", "build it first: invoke image")
@@ -78,7 +77,7 @@ def run_image_tests(reporter: Reporter, tests: Path, *, image: str, arch: str, p
                     log_path: Path, docker_host: str = "") -> None:
     command = pytest_command(tests, image=image, arch=arch, packages=packages)
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(ROOT)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     if docker_host:
         env["DOCKER_HOST"] = docker_host
@@ -98,3 +97,34 @@ def run_image_tests(reporter: Reporter, tests: Path, *, image: str, arch: str, p
         raise CommandError(f"image tests failed on {image}", command=command, exit_code=code,
                            log_tail=stream.tail_text(40), log_path=str(log_path),
                            hint="read the failing test's output in the log; the image was kept for inspection")
+
+
+class VerifyStage(Stage):
+    name = "verify"
+    upstream = ("image",)
+
+    def inputs(self, ctx: Context, t: Target) -> dict:
+        return {"tests": digest_tree(t.recipe.tests) if t.recipe.tests else None,
+                "plugin": digest_file(ctx.root / "mysqlbuild" / "testing.py")}
+
+    def describe(self, ctx: Context, t: Target) -> tuple[list[str], list[str]]:
+        tests = t.recipe.tests
+        shown = tests.relative_to(ctx.root) if tests and tests.is_relative_to(ctx.root) else tests or "(none)"
+        return ([f"image architecture is {t.arch.docker}; installed package versions match the RPMs",
+                 f"testinfra tests: {shown}"],
+                [f"{sys.executable} -m pytest {tests} -p mysqlbuild.testing --mysqlbuild-image {t.image_tag}"]
+                if tests else [])
+
+    def current(self, ctx: Context, t: Target, output: dict) -> tuple[bool, str]:
+        return image_unchanged(ctx, t, output)
+
+    def run(self, ctx: Context, t: Target, forced: bool) -> dict:
+        image_id = ctx.engine.image_id(t.image_tag)
+        rpms = ctx.recorded(t, "rpms").get("packages", {})
+        wanted = set(t.recipe.image.packages) or set(rpms)
+        expected = {name: rpms[name]["evr"] for name in wanted if name in rpms}
+        verify_image(ctx.engine, ctx.reporter, t, expected)
+        return {"image_id": image_id}
+
+
+STAGE = VerifyStage()

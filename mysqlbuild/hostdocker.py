@@ -1,4 +1,4 @@
-"""The Docker engine an offline bundle can carry to a host that has none.
+"""The Docker engine an offline bundle carries to a host that has none (hostdocker: Docker for the host).
 
 Three parts, all checked before a bundle is written:
 - Docker's static tarball (docker-<version>.tgz for aarch64 or x86_64),
@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from . import ROOT
 from .archs import ARCHS, Arch
 from .errors import CheckError, ChecksumError, ConfigError, FetchError
 from .progress import Reporter
@@ -36,7 +37,7 @@ from .recipe import Source, _file_name, _Node, _sha256, _urls
 from .settings import Settings
 from .sources import Fetcher, cache_path, sha256_file
 
-DELIVERY_DIR = Path(__file__).resolve().parent.parent / "delivery"
+DELIVERY_DIR = ROOT / "delivery"
 UNIT_FILES = ("docker.service", "docker.socket")
 DOCKER_ARCHS = tuple(a.rpm for a in ARCHS.values())      # Docker's folder names: aarch64, x86_64
 # What install.sh needs from the tarball; ctr comes too when it is there.

@@ -1,0 +1,66 @@
+"""The builder's Dockerfile and build context, which the builder and rpms stages both build from."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from . import ROOT
+from .engine import BuildRequest
+from .errors import PipelineError
+from .render import render
+from .sources import cache_path, copy_or_link
+from .target import Target
+
+BUILD_SCRIPT = ROOT / "dockerfiles" / "build-rpms.sh"
+DEPS_END = "\nFROM deps AS rpms"     # the builder image is the Dockerfile up to here
+
+
+def rpmbuild_args(t: Target) -> list[str]:
+    args = [t.recipe.spec.name, "--define", f"recipe_version {t.version.version}",
+            "--define", f"recipe_release {t.version.release}"]
+    for name, on in t.conditionals:
+        args += ["--with" if on else "--without", name]
+    for key, value in t.recipe.rpm.defines:
+        args += ["--define", f"{key} {value}"]
+    return args
+
+
+def builder_dockerfile(t: Target) -> str:
+    env = {}
+    if t.base.family == "apt":
+        env["NODEPS"] = "1"
+    if t.version.source_date_epoch:
+        env["SOURCE_DATE_EPOCH"] = str(t.version.source_date_epoch)
+    return render("builder.Dockerfile.j2", {
+        "recipe": t.recipe.name, "version": t.version.version, "base": t.base, "arch": t.arch,
+        "builder_image": t.base.builder_image(t.arch.docker),
+        "cache_prefix": f"mysqlbuild-{t.recipe.name}-{t.base.name}-{t.arch.docker}",
+        "rpmbuild_args": rpmbuild_args(t), "build_env": env,
+    }, t.root / "dockerfiles")
+
+
+def builder_request(t: Target, target: str, **extra: Any) -> BuildRequest:
+    context = t.build_dir / "builder-context"
+    return BuildRequest(dockerfile=context / "Dockerfile", context=context, platform=t.arch.platform,
+                        target=target, **extra)
+
+
+def write_builder_context(t: Target) -> Path:
+    """The Dockerfile, the build script, the spec, the sources and the patches, in a fresh folder."""
+    context = t.build_dir / "builder-context"
+    if context.exists():
+        shutil.rmtree(context)
+    (context / "SPECS").mkdir(parents=True)
+    (context / "SOURCES").mkdir()
+    (context / "Dockerfile").write_text(builder_dockerfile(t))
+    shutil.copy2(BUILD_SCRIPT, context / "build-rpms.sh")
+    shutil.copy2(t.recipe.spec, context / "SPECS" / t.recipe.spec.name)
+    for source in t.sources:
+        cached = cache_path(t.cache_dir, source)
+        if not cached.is_file():
+            raise PipelineError(f"{source.file} is not in the cache", "run `invoke fetch` first")
+        copy_or_link(cached, context / "SOURCES" / source.file)
+    for patch in t.version.patches:
+        shutil.copy2(patch.path, context / "SOURCES" / Path(patch.file).name)
+    return context

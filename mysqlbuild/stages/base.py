@@ -1,0 +1,58 @@
+"""Stage base: the builder and runtime base images, made here by debootstrap when the recipe says so."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import baseimage
+from ..engine import BuildRequest
+from ..target import Target
+from .common import Context, Stage
+
+
+class BaseStage(Stage):
+    name = "base"
+
+    def inputs(self, ctx: Context, t: Target) -> dict:
+        boot = t.base.debootstrap
+        return {"arch": t.arch.docker, "builder": t.base.builder_image(t.arch.docker),
+                "runtime": t.base.runtime_image(t.arch.docker),
+                "debootstrap": None if boot is None else
+                {"suite": boot.suite, "mirror": boot.mirror, "variant": boot.variant,
+                 "include": list(boot.include)}}
+
+    def describe(self, ctx: Context, t: Target) -> tuple[list[str], list[str]]:
+        if t.base.debootstrap is None:
+            return ([f"builder base {t.base.builder_image(t.arch.docker)}, runtime base "
+                     f"{t.base.runtime_image(t.arch.docker)}: pulled by BuildKit when first used"], [])
+        boot = t.base.debootstrap
+        cmds = []
+        for ref in t.local_bases:
+            include = f" --include={','.join(boot.include)}" if boot.include else ""
+            cmds.append(f"debootstrap --variant={boot.variant} --arch={t.arch.docker}{include} "
+                        f"{boot.suite} <tmp>/rootfs {boot.mirror}")
+            cmds.append(ctx.command_text(BuildRequest(dockerfile=Path("<tmp>/Dockerfile"), context=Path("<tmp>"),
+                                                      platform=t.arch.platform, tags=(ref,))))
+        return [f"local base {', '.join(t.local_bases)} made by debootstrap of {boot.suite} "
+                f"({boot.variant}) for {t.arch.docker}, if missing"], cmds
+
+    def current(self, ctx: Context, t: Target, output: dict) -> tuple[bool, str]:
+        missing = [ref for ref in t.local_bases if ctx.engine.image_id(ref) is None]
+        return (not missing, f"missing image {missing[0]}" if missing else "images present")
+
+    def run(self, ctx: Context, t: Target, forced: bool) -> dict:
+        ids = {}
+        boot = t.base.debootstrap
+        for ref in t.local_bases:
+            existing = ctx.engine.image_id(ref)
+            if existing and not forced:
+                ctx.reporter.note(f"base image {ref} present")
+                ids[ref] = existing
+                continue
+            assert boot is not None
+            ids[ref] = baseimage.debootstrap(ctx.engine, ctx.reporter, boot, ref, t.arch, t.build_dir / "base")
+        if not t.local_bases:
+            ctx.reporter.note(f"{t.base.builder_image(t.arch.docker)}: pulled by BuildKit when first used")
+        return {"images": ids}
+
+
+STAGE = BaseStage()

@@ -1,0 +1,127 @@
+"""Stage rpms: rpmbuild in the builder, the RPMs checked, then swapped into rpmbuild/RPMS/<arch>."""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import shutil
+import time
+from pathlib import Path
+
+from .. import rpmcheck
+from ..buildercontext import BUILD_SCRIPT, builder_dockerfile, builder_request, rpmbuild_args, write_builder_context
+from ..errors import CommandError, PipelineError
+from ..sources import sha256_file
+from ..target import Target
+from .common import Context, Stage, digest_file
+
+
+def rpm_digests(folder: Path) -> dict[str, str]:
+    if not folder.is_dir():
+        return {}
+    return {p.name: sha256_file(p) for p in sorted(folder.glob("*.rpm"))}
+
+
+def swap_dir(fresh: Path, target: Path) -> None:
+    """Put `fresh` where `target` is; the old folder goes only after the new one is in place."""
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(fresh, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+class RpmsStage(Stage):
+    name = "rpms"
+    upstream = ("builder", "fetch")
+
+    def inputs(self, ctx: Context, t: Target) -> dict:
+        return {"dockerfile": builder_dockerfile(t),
+                "build_script": digest_file(BUILD_SCRIPT),
+                "spec": [t.recipe.spec.name, digest_file(t.recipe.spec)],
+                "sources": [[s.file, s.sha256] for s in t.sources],
+                "patches": [[p.file, digest_file(p.path)] for p in t.version.patches],
+                "check_elf_align": t.recipe.rpm.check_elf_align,
+                "forbid_libs": list(t.recipe.rpm.forbid_libs)}
+
+    def describe(self, ctx: Context, t: Target) -> tuple[list[str], list[str]]:
+        out = t.rpm_out.parent / f".{t.arch.rpm}.incoming"
+        lines = [f"spec {t.recipe.spec.name}, {len(t.sources)} source(s), {len(t.version.patches)} patch(es)",
+                 "rpmbuild " + " ".join(rpmbuild_args(t)),
+                 f"RPMs into {t.rpm_out} (checked: header arch {t.arch.rpm}, rpm -K"
+                 + (", 64K LOAD alignment" if t.arch.rpm == "aarch64" and t.recipe.rpm.check_elf_align else "")
+                 + (f", no {' '.join(t.recipe.rpm.forbid_libs)}" if t.recipe.rpm.forbid_libs else "") + ")"]
+        epoch = t.version.source_date_epoch
+        if epoch:
+            day = _dt.datetime.fromtimestamp(epoch, _dt.timezone.utc).strftime("%Y-%m-%d")
+            lines.append(f"SOURCE_DATE_EPOCH {epoch} ({day}): reproducible payloads")
+        else:
+            lines.append("no source_date_epoch in the recipe: payloads carry the build's dates")
+        lines += [f"patch {p.file}: {p.reason}" for p in t.version.patches]
+        return lines, [ctx.command_text(builder_request(t, "export", output_dir=out,
+                                                        build_args=(("JOBS", str(ctx.settings.jobs)),)))]
+
+    def current(self, ctx: Context, t: Target, output: dict) -> tuple[bool, str]:
+        have = rpm_digests(t.rpm_out)
+        return (have == output.get("rpms"), "RPMs unchanged" if have == output.get("rpms") else
+                f"{t.rpm_out} does not hold this build's RPMs")
+
+    def run(self, ctx: Context, t: Target, forced: bool) -> dict:
+        write_builder_context(t)
+        parent = t.rpm_out.parent
+        parent.mkdir(parents=True, exist_ok=True)
+        incoming = parent / f".{t.arch.rpm}.incoming"
+        shutil.rmtree(incoming, ignore_errors=True)
+        args = [("JOBS", str(ctx.settings.jobs))]
+        if forced:
+            args.append(("FORCE_NONCE", str(time.time_ns())))
+        request = builder_request(t, "export", output_dir=incoming, build_args=tuple(args))
+        stream = ctx.reporter.build("rpmbuild", t.log_dir / "rpms.log")
+        try:
+            try:
+                ctx.engine.run_build(request, stream, f"rpmbuild of {t.label}")
+            except CommandError as exc:
+                self._fetch_failure_log(ctx, t, exc)
+                raise
+            log = incoming / "logs" / "rpmbuild.log"
+            if log.is_file():
+                shutil.copy2(log, t.log_dir / "rpmbuild.log")
+            rpms = sorted(incoming.glob("RPMS/*/*.rpm"))
+            with ctx.reporter.step(f"checking {len(rpms)} RPM(s)"):
+                infos = rpmcheck.check_rpms(rpms, t.arch, check_align=t.recipe.rpm.check_elf_align,
+                                            forbid_libs=t.recipe.rpm.forbid_libs)
+            fresh = parent / f".{t.arch.rpm}.new"
+            shutil.rmtree(fresh, ignore_errors=True)
+            fresh.mkdir()
+            for rpm in rpms:
+                os.replace(rpm, fresh / rpm.name)
+            swap_dir(fresh, t.rpm_out)
+        finally:
+            shutil.rmtree(incoming, ignore_errors=True)
+        for info in infos:
+            ctx.reporter.note(f"{info.path.name}: {info.name} {info.evr} {info.arch}")
+        return {"rpms": rpm_digests(t.rpm_out),
+                "packages": {i.name: {"evr": i.evr, "arch": i.arch, "file": i.path.name} for i in infos}}
+
+    @staticmethod
+    def _fetch_failure_log(ctx: Context, t: Target, exc: CommandError) -> None:
+        """Bring the whole rpmbuild log home from the builder's cache mount."""
+        out = t.build_dir / ".failure-log"
+        shutil.rmtree(out, ignore_errors=True)
+        request = builder_request(t, "failure-log-export", output_dir=out,
+                                  build_args=(("LOG_NONCE", str(time.time_ns())),))
+        stream = ctx.reporter.build("rpmbuild log", t.log_dir / "failure-log.log")
+        try:
+            ctx.engine.run_build(request, stream, "copying the rpmbuild log")
+            if (out / "rpmbuild.log").is_file():
+                target = t.log_dir / "rpmbuild.log"
+                shutil.copy2(out / "rpmbuild.log", target)
+                exc.log_path = f"{target} (BuildKit output: {exc.log_path})"
+        except PipelineError:
+            pass
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+        exc.hint = (exc.hint or "") + f"; the RPMs of the last good build are still in {t.rpm_out}"
+
+
+STAGE = RpmsStage()

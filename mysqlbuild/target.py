@@ -1,0 +1,98 @@
+"""One build target: a recipe version on one base for one architecture, and the paths and tags derived from it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .archs import Arch, parse_archs
+from .errors import ConfigError
+from .recipe import Base, Recipe, Version, load_recipe
+from .settings import Settings
+
+
+@dataclass(frozen=True)
+class Target:
+    """One build: a recipe version on one base for one architecture."""
+
+    recipe: Recipe
+    version: Version
+    base: Base
+    arch: Arch
+    settings: Settings
+    root: Path
+    conditionals: tuple[tuple[str, bool], ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.recipe.name} {self.version.version} ({self.base.name}, {self.arch.docker})"
+
+    @property
+    def build_dir(self) -> Path:
+        return (self.settings.path(self.root, "build_dir") / self.recipe.name / self.version.version
+                / f"{self.base.name}-{self.arch.docker}")
+
+    @property
+    def log_dir(self) -> Path:
+        return self.build_dir / "logs"
+
+    @property
+    def state_path(self) -> Path:
+        return self.build_dir / "state.json"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.settings.path(self.root, "cache_dir")
+
+    @property
+    def rpm_out(self) -> Path:
+        return self.settings.path(self.root, "rpm_dir") / self.arch.rpm
+
+    @property
+    def image_tag(self) -> str:
+        try:
+            return self.settings.image_tag.format(name=self.recipe.image.name, version=self.version.version,
+                                                  arch=self.arch.docker, release=self.version.release,
+                                                  base=self.base.name, recipe=self.recipe.name)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ConfigError(f"image_tag {self.settings.image_tag!r} is not valid ({exc})",
+                              "use the fields {name} {version} {arch} {release} {base} {recipe}") from None
+
+    @property
+    def builder_tag(self) -> str:
+        return f"mysqlbuild-builder/{self.recipe.name}:{self.version.version}-{self.base.name}-{self.arch.docker}"
+
+    @property
+    def archive_path(self) -> Path:
+        name = self.recipe.image.name.replace("/", "_")
+        return self.settings.path(self.root, "dist_dir") / f"{name}-{self.version.version}-{self.arch.docker}.tar.gz"
+
+    @property
+    def downloads(self):
+        return tuple(d for d in self.recipe.image.downloads if d.arch == self.arch.docker)
+
+    @property
+    def sources(self):
+        """The version's sources this build uses: those with `when` only when that conditional is on."""
+        on = dict(self.conditionals)
+        return tuple(s for s in self.version.sources if not s.when or on.get(s.when, False))
+
+    @property
+    def local_bases(self) -> list[str]:
+        """Base images this pipeline makes itself (debootstrap), builder then runtime."""
+        if self.base.debootstrap is None:
+            return []
+        refs = [self.base.builder_image(self.arch.docker), self.base.runtime_image(self.arch.docker)]
+        return list(dict.fromkeys(refs))
+
+
+def load_targets(settings: Settings, root: Path) -> list[Target]:
+    """The targets the settings name: one recipe version and base, for each architecture asked for."""
+    recipe = load_recipe(settings.recipe, settings.path(root, "recipes_dir"))
+    version = recipe.version(settings.version or None)
+    base = recipe.base(settings.base or None)
+    overrides: dict[str, bool] = {}
+    for text, value in ((settings.rpm_with, True), (settings.rpm_without, False)):
+        for name in filter(None, (n.strip() for n in text.split(","))):
+            overrides[name] = value
+    conds = tuple(sorted(recipe.conditionals(overrides).items()))
+    return [Target(recipe, version, base, arch, settings, root, conds) for arch in parse_archs(settings.arch)]
