@@ -8,9 +8,11 @@ point MYSQLBUILD_MIRROR at a folder holding it); it is verified before use.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
+import socket
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -55,6 +57,11 @@ class _Transient(Exception):
 
 class _Permanent(Exception):
     """Not worth retrying at this URL: 404, 403, a missing file."""
+
+
+class _Unreachable(_Permanent):
+    """The host name does not resolve or the port refuses connections: retrying
+    the same URL only waits out the back-off (offline, a typo in a mirror)."""
 
 
 @dataclass
@@ -162,6 +169,8 @@ class Fetcher:
         try:
             response = self.session.get(url, stream=True, timeout=self.timeout, headers=headers)
         except (requests.ConnectionError, requests.Timeout) as exc:
+            if _unreachable(exc):
+                raise _Unreachable(_short(exc)) from None
             raise _Transient(_short(exc)) from None
         except requests.RequestException as exc:
             raise _Permanent(_short(exc)) from None
@@ -223,6 +232,27 @@ def _short(exc: Exception) -> str:
     if "Max retries exceeded" in text and "(Caused by" in text:
         text = text.split("(Caused by", 1)[1].rstrip(")")
     return f"{type(exc).__name__}: {text}"[:300]
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """True when the connection failed because the host name does not resolve
+    (socket.gaierror under urllib3's NameResolutionError) or the connection was
+    refused (ECONNREFUSED under NewConnectionError).  Timeouts, resets and
+    everything else stay retryable."""
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        cur = todo.pop()
+        if not isinstance(cur, BaseException) or id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        if isinstance(cur, (socket.gaierror, ConnectionRefusedError)):
+            return True
+        if isinstance(cur, OSError) and cur.errno == errno.ECONNREFUSED:
+            return True
+        # requests wraps urllib3's MaxRetryError (in args); that one names the cause in .reason.
+        todo.extend([cur.__cause__, cur.__context__, getattr(cur, "reason", None), *cur.args[:1]])
+    return False
 
 
 def _remove_if_empty(folder: Path) -> None:

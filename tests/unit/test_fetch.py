@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
+import struct
+import threading
 
 import pytest
 
@@ -173,3 +176,113 @@ def test_a_wrong_file_placed_by_hand_is_refused_and_left_for_the_user(tmp_path, 
         fetcher(tmp_path, reporter).fetch(source("https://example.invalid/pkg-1.0.tar.gz"))
     assert "placed by hand" in info.value.message
     assert not (tmp_path / "cache" / SHA).exists()
+
+
+# -- failing fast where retrying cannot help --------------------------------------
+def refused_url(path="/pkg-1.0.tar.gz"):
+    """A loopback URL nobody listens on: bind a port, then close it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return f"http://127.0.0.1:{port}{path}"
+
+
+UNRESOLVABLE = "http://nowhere.invalid/pkg-1.0.tar.gz"   # RFC 2606: .invalid never resolves
+
+
+def test_an_unresolvable_host_moves_on_at_once(tmp_path, server, reporter):
+    server.routes["/good/pkg-1.0.tar.gz"] = Route(DATA)
+    delays = []
+    f = fetcher(tmp_path, reporter, sleep=delays.append)
+    path = f.fetch(source(UNRESOLVABLE, server.url("/good/pkg-1.0.tar.gz")))
+    assert path.read_bytes() == DATA
+    assert delays == []
+    assert "retrying" not in reporter.text()
+    assert [r[0] for r in server.requests] == ["/good/pkg-1.0.tar.gz"]
+
+
+def test_a_refused_connection_moves_on_at_once(tmp_path, server, reporter):
+    server.routes["/good/pkg-1.0.tar.gz"] = Route(DATA)
+    delays = []
+    f = fetcher(tmp_path, reporter, sleep=delays.append)
+    path = f.fetch(source(refused_url(), server.url("/good/pkg-1.0.tar.gz")))
+    assert path.read_bytes() == DATA
+    assert delays == []
+    assert "retrying" not in reporter.text()
+
+
+def test_an_unresolvable_mirror_falls_back_to_the_recipe_urls_at_once(tmp_path, server, reporter):
+    server.routes["/upstream/pkg-1.0.tar.gz"] = Route(DATA)
+    delays = []
+    f = fetcher(tmp_path, reporter, mirror="http://mirror.invalid/dist", sleep=delays.append)
+    assert f.fetch(source(server.url("/upstream/pkg-1.0.tar.gz"))).read_bytes() == DATA
+    assert delays == []
+    assert "retrying" not in reporter.text()
+
+
+def test_a_503_is_still_retried_after_an_unreachable_url(tmp_path, server, reporter):
+    server.routes["/busy/pkg-1.0.tar.gz"] = Route(DATA, fail_first=[503, 503])
+    delays = []
+    f = fetcher(tmp_path, reporter, sleep=delays.append)
+    path = f.fetch(source(UNRESOLVABLE, refused_url(), server.url("/busy/pkg-1.0.tar.gz")))
+    assert path.read_bytes() == DATA
+    assert delays == [0.01, 0.02]
+    assert reporter.text().count("retrying") == 2
+    assert reporter.text().count("HTTP 503") == 2
+
+
+def test_a_connection_reset_is_still_retried(tmp_path, reporter):
+    """A server that accepts, then closes without answering: retried with back-off as before."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.05)
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def slam():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()   # RST: connection reset by peer
+
+    thread = threading.Thread(target=slam, daemon=True)
+    thread.start()
+    delays = []
+    f = fetcher(tmp_path, reporter, retries=3, sleep=delays.append)
+    try:
+        with pytest.raises(FetchError) as info:
+            f.fetch(source(f"http://127.0.0.1:{port}/pkg-1.0.tar.gz"))
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(5)
+    assert delays == [0.01, 0.02]
+    assert "gave up after 3 attempts" in info.value.message
+    assert "reset" in info.value.message.lower()
+
+
+def test_every_url_unreachable_fails_with_the_usual_message_and_hint(tmp_path, reporter):
+    delays = []
+    urls = [UNRESOLVABLE, "https://other.invalid/archives/pkg-1.0.tar.gz", refused_url()]
+    f = fetcher(tmp_path, reporter, sleep=delays.append)
+    with pytest.raises(FetchError) as info:
+        f.fetch(source(*urls))
+    message = info.value.message
+    assert message.startswith("could not download pkg-1.0.tar.gz from any URL:\n")
+    for url in urls:
+        assert f"  {url}: ConnectionError" in message
+    assert "Failed to resolve 'nowhere.invalid'" in message
+    assert "gave up" not in message
+    hint = info.value.hint
+    assert hint.startswith(f"download it on a machine with access and copy it into {tmp_path / 'cache'}/ ")
+    assert SHA in hint and "MYSQLBUILD_MIRROR" in hint
+    assert delays == []
+    assert "retrying" not in reporter.text()
+    assert cache_files(tmp_path) == []
