@@ -1,6 +1,7 @@
 """The pipeline definitions users copy into their CI systems: schema-valid, and calling real tasks."""
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -14,6 +15,8 @@ from fixtures import ROOT
 from test_tasks import TASKS
 
 CHECK = Path(sys.executable).with_name("check-jsonschema")
+ZIZMOR = Path(sys.executable).with_name("zizmor")
+GITHUB_WORKFLOW = "ci/github/mysqlbuild.yml"
 DEFINITIONS = [("ci/github/mysqlbuild.yml", "vendor.github-workflows"),
                ("ci/gitlab/gitlab-ci.yml", "vendor.gitlab-ci")]
 
@@ -38,3 +41,46 @@ def test_definition_calls_only_existing_tasks_over_both_architectures(path, sche
     else:
         matrix = data["build"]["parallel"]["matrix"][0]["ARCH"]
     assert sorted(matrix) == ["amd64", "arm64"]
+
+
+def zizmor_findings(path: Path) -> list[str]:
+    """zizmor's findings of medium severity or above on a workflow, one line each (offline audits only)."""
+    exe = str(ZIZMOR) if ZIZMOR.exists() else shutil.which("zizmor")
+    assert exe, "zizmor is part of the test extra"
+    proc = subprocess.run([exe, "--offline", "--no-progress", "--format", "json", "--min-severity", "medium",
+                           "--no-exit-codes", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = []
+    for finding in json.loads(proc.stdout):
+        if finding.get("ignored"):
+            continue
+        where = []
+        for loc in finding["locations"]:
+            if loc["symbolic"].get("kind") == "Primary":
+                row = loc["concrete"]["location"]["start_point"]["row"] + 1
+                first = loc["concrete"]["feature"].strip().splitlines()[0]
+                where.append(f"line {row}: {first!r} ({loc['symbolic'].get('annotation', '')})")
+        lines.append(f"{finding['determinations']['severity']} {finding['ident']}: {finding['desc']}; "
+                     + "; ".join(where))
+    return lines
+
+
+def test_github_workflow_has_no_zizmor_findings_of_medium_severity_or_above():
+    findings = zizmor_findings(ROOT / GITHUB_WORKFLOW)
+    assert not findings, f"zizmor on {GITHUB_WORKFLOW}:\n" + "\n".join(findings)
+
+
+def test_zizmor_check_catches_an_unhardened_workflow(tmp_path):
+    unhardened = tmp_path / "unhardened.yml"
+    unhardened.write_text("on: push\njobs:\n  build:\n    runs-on: ubuntu-24.04\n"
+                          "    steps:\n      - uses: actions/checkout@v4\n")
+    idents = {line.split(":")[0] for line in zizmor_findings(unhardened)}
+    assert {"High unpinned-uses", "Medium artipacked", "Medium excessive-permissions"} <= idents, idents
+
+
+def test_github_actions_are_pinned_by_commit_with_their_release_in_a_comment():
+    """The form Dependabot updates: owner/repo@<40-hex sha> # vX.Y.Z (the comment ending with the version)."""
+    uses = re.findall(r"^\s*(?:- )?uses:\s*(.*)$", (ROOT / GITHUB_WORKFLOW).read_text(), re.M)
+    assert uses
+    unpinned = [u for u in uses if not re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+", u.strip())]
+    assert not unpinned, unpinned
