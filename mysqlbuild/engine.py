@@ -182,7 +182,7 @@ class Engine:
             last = out.splitlines()[-1] if out else f"exit code {code}"
             raise EngineError(f"--builder {self.builder}: buildx cannot use it ({last})",
                               f"docker buildx ls lists the builders; make one with docker buildx create --name "
-                              f"{self.builder} ... (README: Remote and native builders)")
+                              f"{self.builder} ... (docs/builders.md)")
 
     def command(self, request: BuildRequest) -> Command:
         info = self.client
