@@ -3,9 +3,45 @@
 Settings come from invoke.yaml (section `mysqlbuild`), overridden by
 MYSQLBUILD_* environment variables, overridden by these flags.
 """
-from invoke import task
+import invoke
 
 from mysqlbuild import cli
+from mysqlbuild.errors import ConfigError
+
+# The only one-letter flags, the same letter in every task that has the option; all other options are
+# long only. (Invoke's automatic short flags take each option's first free letter: -y for --dry-run,
+# -u for --builder, and even "--" for --rpm-without.)
+SHORT_FLAGS = {"arch": "a", "version": "v", "dry_run": "n", "force": "f", "jobs": "j"}
+
+
+class Task(invoke.Task):
+    """An Invoke task whose short flags are exactly SHORT_FLAGS (for the options it has)."""
+
+    def __init__(self, body, **kwargs):
+        super().__init__(body, **kwargs)
+        self.auto_shortflags = False
+
+    def arg_opts(self, name, default, taken_names):
+        opts = super().arg_opts(name, default, taken_names)
+        if name in SHORT_FLAGS:
+            opts["names"].append(SHORT_FLAGS[name])
+        return opts
+
+
+def task(*args, **kwargs):
+    """invoke.task, making a Task of this module."""
+    return invoke.task(*args, klass=Task, **kwargs)
+
+
+def _positional(task_name, what, value):
+    """Invoke gives a task's missing positional argument the next word, even --help (pyinvoke/invoke#982):
+    `invoke load --help` would load an archive named "--help". Refuse such a value, and say where help is."""
+    if value.startswith("-"):
+        raise invoke.Exit(ConfigError(f"{value!r} was taken as the {what}: Invoke reads the word after "
+                                      f"`invoke {task_name}` as the {what}, even an option",
+                                      hint=f"for this task's help: invoke --help {task_name}").render(), code=1)
+    return value
+
 
 COMMON_HELP = {
     "recipe": "recipe name under recipes/, or a path to a recipe folder (default: mysql57)",
@@ -64,7 +100,7 @@ def base(c, rootfs=None, debootstrap=None, tag=None, mirror_url=None, include=No
             "docker_host": COMMON_HELP["docker_host"], "dry_run": "only check the checksum"})
 def load(c, path, docker_host=None, dry_run=False):
     """Load an image archive into Docker, after checking its sha256."""
-    cli.guarded(cli.load)(c, path, docker_host=docker_host, dry_run=dry_run)
+    cli.guarded(cli.load)(c, _positional("load", "archive path", path), docker_host=docker_host, dry_run=dry_run)
 
 
 @task(help={"arch": COMMON_HELP["arch"], "docker_host": COMMON_HELP["docker_host"],
@@ -90,8 +126,9 @@ def clean(c, recipe=None, version=None, arch=None, base=None, sources=False, ima
 def push(c, registry, insecure=False, recipe=None, version=None, arch=None, base=None, docker_host=None,
          builder=None, dry_run=False):
     """Push the per-arch images and a multi-arch manifest list to a private registry."""
-    cli.guarded(cli.push)(c, registry, insecure, recipe=recipe, version=version, arch=arch or "amd64,arm64",
-                          base=base, docker_host=docker_host, builder=builder, dry_run=dry_run)
+    cli.guarded(cli.push)(c, _positional("push", "registry", registry), insecure, recipe=recipe, version=version,
+                          arch=arch or "amd64,arm64", base=base, docker_host=docker_host, builder=builder,
+                          dry_run=dry_run)
 
 
 DOCKER_HELP = {
@@ -111,9 +148,7 @@ DOCKER_HELP = {
 }
 
 
-# Too many options for one-letter flags: long ones only.
-@task(auto_shortflags=False,
-      help={**{k: COMMON_HELP[k] for k in ("recipe", "version", "arch", "base", "docker_host", "builder",
+@task(help={**{k: COMMON_HELP[k] for k in ("recipe", "version", "arch", "base", "docker_host", "builder",
                                            "mirror", "dry_run")}, **DOCKER_HELP})
 def bundle(c, recipe=None, version=None, arch=None, base=None, docker_host=None, builder=None, mirror=None,
            dry_run=False, with_docker=False, docker_tarball=None, docker_version=None, docker_data_root=None,
