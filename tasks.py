@@ -56,13 +56,16 @@ COMMON_HELP = {
     "builder": "an existing buildx builder to compile on (remote BuildKit, kubernetes, native arm64 nodes)",
     "force": "redo the stage even when its key and output are unchanged",
     "dry_run": "print the plan (inputs, keys, exact docker commands) and run nothing",
+    "mode": "how to compile a foreign architecture: auto (default: native if the host matches, cross if the "
+            "base declares a cross toolchain, else emulate), native, cross (compiler on the host, only helper "
+            "programs under QEMU) or emulate (everything under QEMU)",
 }
 
 
 def _stage_task(last, doc):
-    def run(c, recipe=None, version=None, arch=None, base=None, jobs=None, mirror=None, rpm_with=None,
+    def run(c, recipe=None, version=None, arch=None, base=None, mode=None, jobs=None, mirror=None, rpm_with=None,
             rpm_without=None, docker_host=None, builder=None, force=False, dry_run=False):
-        cli.guarded(cli.stage)(c, last, recipe=recipe, version=version, arch=arch, base=base, jobs=jobs,
+        cli.guarded(cli.stage)(c, last, recipe=recipe, version=version, arch=arch, base=base, mode=mode, jobs=jobs,
                                mirror=mirror, rpm_with=rpm_with, rpm_without=rpm_without,
                                docker_host=docker_host, builder=builder, force=force, dry_run=dry_run)
 
@@ -78,6 +81,21 @@ rpms = _stage_task("rpms", "Compile the RPMs into rpmbuild/RPMS/<arch>, and chec
 image = _stage_task("image", "Build the runtime image from the RPMs.")
 verify = _stage_task("verify", "Check the image's architecture and packages, and run the recipe's image tests.")
 save = _stage_task("save", "Write dist/<name>-<version>-<arch>.tar.gz (docker save) and its .sha256.")
+
+
+@task(help={**COMMON_HELP,
+            "selection": "a test selection named in the recipe's mtr section (default: its default_selection)",
+            "suite": "whole suites to run instead, comma list (e.g. main,innodb)",
+            "tests": "single tests to run instead, comma list of suite.test (with --suite: both)",
+            "jobs": "parallel mysql-test-run workers (default: CPUs)"})
+def mtr(c, recipe=None, version=None, arch=None, base=None, mode=None, jobs=None, mirror=None, rpm_with=None,
+        rpm_without=None, docker_host=None, builder=None, force=False, dry_run=False, selection=None, suite=None,
+        tests=None):
+    """Run MySQL's own test suite (mysql-test-run.pl) on the built RPMs, in a container of the target's arch."""
+    cli.guarded(cli.stage)(c, "mtr", recipe=recipe, version=version, arch=arch, base=base, mode=mode, jobs=jobs,
+                           mirror=mirror, rpm_with=rpm_with, rpm_without=rpm_without, docker_host=docker_host,
+                           builder=builder, force=force, dry_run=dry_run, mtr_selection=selection,
+                           mtr_suite=suite, mtr_tests=tests)
 
 
 @task(help={"rootfs": "a root filesystem, as a tarball or a folder (e.g. a Kylin V10 system)",
@@ -103,11 +121,11 @@ def load(c, path, docker_host=None, dry_run=False):
     cli.guarded(cli.load)(c, _positional("load", "archive path", path), docker_host=docker_host, dry_run=dry_run)
 
 
-@task(help={"arch": COMMON_HELP["arch"], "docker_host": COMMON_HELP["docker_host"],
-            "builder": COMMON_HELP["builder"]})
-def doctor(c, arch=None, docker_host=None, builder=None):
-    """Check this machine: Docker, BuildKit, emulation of the target, disk, host tools."""
-    cli.guarded(cli.doctor)(c, arch=arch, docker_host=docker_host, builder=builder)
+@task(help={k: COMMON_HELP[k] for k in ("arch", "recipe", "version", "base", "mode", "docker_host", "builder")})
+def doctor(c, arch=None, recipe=None, version=None, base=None, mode=None, docker_host=None, builder=None):
+    """Check this machine: Docker, BuildKit, emulation of the target, the build mode of each target, disk, tools."""
+    cli.guarded(cli.doctor)(c, arch=arch, recipe=recipe, version=version, base=base, mode=mode,
+                            docker_host=docker_host, builder=builder)
 
 
 @task(help={"recipe": COMMON_HELP["recipe"], "version": COMMON_HELP["version"], "arch": COMMON_HELP["arch"],
@@ -148,15 +166,16 @@ DOCKER_HELP = {
 }
 
 
-@task(help={**{k: COMMON_HELP[k] for k in ("recipe", "version", "arch", "base", "docker_host", "builder",
+@task(help={**{k: COMMON_HELP[k] for k in ("recipe", "version", "arch", "base", "mode", "docker_host", "builder",
                                            "mirror", "dry_run")}, **DOCKER_HELP})
-def bundle(c, recipe=None, version=None, arch=None, base=None, docker_host=None, builder=None, mirror=None,
+def bundle(c, recipe=None, version=None, arch=None, base=None, mode=None, docker_host=None, builder=None, mirror=None,
            dry_run=False, with_docker=False, docker_tarball=None, docker_version=None, docker_data_root=None,
            docker_storage_driver=None, docker_log_max_size=None, docker_log_max_file=None,
            docker_registry_mirrors=None, docker_insecure_registries=None, docker_daemon_extra=None):
     """One offline bundle per arch for intranet hosts: image archive, RPMs, install.sh, manifest, checksums;
     with --with-docker also a Docker engine for hosts that have none."""
-    cli.guarded(cli.bundle)(c, recipe=recipe, version=version, arch=arch, base=base, docker_host=docker_host,
+    cli.guarded(cli.bundle)(c, recipe=recipe, version=version, arch=arch, base=base, mode=mode,
+                            docker_host=docker_host,
                             builder=builder, mirror=mirror, dry_run=dry_run, with_docker=with_docker,
                             docker_tarball=docker_tarball, docker_version=docker_version,
                             docker_data_root=docker_data_root, docker_storage_driver=docker_storage_driver,

@@ -11,6 +11,7 @@ class Arch:
     docker: str        # Docker / OCI name: arm64, amd64
     rpm: str           # RPM and uname -m name: aarch64, x86_64
     elf_machine: int   # e_machine in ELF headers
+    triple: str        # the GNU target triple a cross compiler is given
 
     @property
     def platform(self) -> str:
@@ -18,8 +19,8 @@ class Arch:
 
 
 ARCHS = {
-    "arm64": Arch("arm64", "aarch64", 183),
-    "amd64": Arch("amd64", "x86_64", 62),
+    "arm64": Arch("arm64", "aarch64", 183, "aarch64-linux-gnu"),
+    "amd64": Arch("amd64", "x86_64", 62, "x86_64-linux-gnu"),
 }
 ALIASES = {"aarch64": "arm64", "x86_64": "amd64", "arm64v8": "arm64"}
 

@@ -13,6 +13,7 @@ from .sources import cache_path, copy_or_link
 from .target import Target
 
 BUILD_SCRIPT = ROOT / "dockerfiles" / "build-rpms.sh"
+CROSS_SETUP = ROOT / "dockerfiles" / "cross-setup.sh"
 DEPS_END = "\nFROM deps AS rpms"     # the builder image is the Dockerfile up to here
 
 
@@ -33,8 +34,9 @@ def builder_dockerfile(t: Target) -> str:
     if t.version.source_date_epoch:
         env["SOURCE_DATE_EPOCH"] = str(t.version.source_date_epoch)
     return render("builder.Dockerfile.j2", {
-        "recipe": t.recipe.name, "version": t.version.version, "base": t.base, "arch": t.arch,
+        "recipe": t.recipe.name, "version": t.version.version, "base": t.base, "arch": t.arch, "mode": t.mode,
         "builder_image": t.base.builder_image(t.arch.docker),
+        "host_builder_image": t.base.builder_image(t.mode.host.docker),
         "cache_prefix": f"mysqlbuild-{t.recipe.name}-{t.base.name}-{t.arch.docker}",
         "rpmbuild_args": rpmbuild_args(t), "build_env": env,
     }, t.root / "dockerfiles")
@@ -46,8 +48,10 @@ def builder_request(t: Target, target: str, **extra: Any) -> BuildRequest:
                         target=target, **extra)
 
 
-def write_builder_context(t: Target) -> Path:
-    """The Dockerfile, the build script, the spec, the sources and the patches, in a fresh folder."""
+def write_builder_context(t: Target, sources: bool = True) -> Path:
+    """The Dockerfile, the build script, the spec, the sources and the patches, in a fresh folder.
+
+    The builder image needs no sources (sources=False): `invoke builder` works before `invoke fetch`."""
     context = t.build_dir / "builder-context"
     if context.exists():
         shutil.rmtree(context)
@@ -55,8 +59,9 @@ def write_builder_context(t: Target) -> Path:
     (context / "SOURCES").mkdir()
     (context / "Dockerfile").write_text(builder_dockerfile(t))
     shutil.copy2(BUILD_SCRIPT, context / "build-rpms.sh")
+    shutil.copy2(CROSS_SETUP, context / "cross-setup.sh")
     shutil.copy2(t.recipe.spec, context / "SPECS" / t.recipe.spec.name)
-    for source in t.sources:
+    for source in t.sources if sources else ():
         cached = cache_path(t.cache_dir, source)
         if not cached.is_file():
             raise PipelineError(f"{source.file} is not in the cache", "run `invoke fetch` first")

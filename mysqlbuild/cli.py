@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from . import ROOT, archive, baseimage
 from .archs import parse_archs
-from .doctor import format_checks, run_checks
+from .doctor import format_checks, mode_checks, run_checks
 from .errors import ConfigError, Interrupted, PipelineError
 from .pipeline import Pipeline
 from .progress import make_reporter
@@ -59,7 +59,7 @@ def stage(ctx: Any, last: str, **flags: Any) -> None:
     targets = pipeline.run(last, settings.force)
     for t in targets:
         lines = [f"{t.label}:"]
-        if last in ("rpms", "image", "verify", "save", "build"):
+        if last in ("rpms", "image", "verify", "save", "build", "mtr"):
             lines.append(f"  RPMs:    {t.rpm_out}")
         if last in ("image", "verify", "save", "build"):
             lines.append(f"  image:   {t.image_tag}")
@@ -67,6 +67,8 @@ def stage(ctx: Any, last: str, **flags: Any) -> None:
             lines.append(f"  archive: {t.archive_path} (+ .sha256)")
         if last in ("verify", "build"):
             lines.append("  verify:  passed")
+        if last == "mtr":
+            lines.append(f"  tests:   {t.log_dir / 'mtr'} (summary.txt, junit.xml)")
         print("\n".join(lines))
 
 
@@ -116,6 +118,7 @@ def doctor(ctx: Any, **flags: Any) -> None:
     settings = settings_from(ctx, **flags)
     pipeline = _pipeline(settings)
     checks = run_checks(pipeline.engine, settings.path(ROOT, "cache_dir"), parse_archs(settings.arch))
+    checks += mode_checks(pipeline.targets)
     print(format_checks(checks))
     failed = [c for c in checks if not c.ok and c.required]
     if failed:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from .archs import ARCHS, Arch, host_arch
 from .engine import Engine, find_client
@@ -46,7 +47,7 @@ def arch_runnable(arch: Arch, binfmt_dir: Path = BINFMT_DIR) -> tuple[bool, str]
     return True, f"QEMU emulation ({interpreter}, flags {flags})"
 
 
-def _register_fix(arch: Arch) -> str:
+def register_fix(arch: Arch) -> str:
     return ("apt-get install qemu-user-static binfmt-support && "
             "mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null; "
             f"update-binfmts --enable qemu-{arch.rpm}   (or, with a registry: "
@@ -91,7 +92,7 @@ def run_checks(engine: Engine, cache_dir: Path, targets: list[Arch] | None = Non
                         "run on an x86_64 or aarch64 host"))
     for arch in targets or [ARCHS["arm64"]]:
         ok, detail = arch_runnable(arch)
-        checks.append(Check(f"can run linux/{arch.docker}", ok, detail, "" if ok else _register_fix(arch)))
+        checks.append(Check(f"can run linux/{arch.docker}", ok, detail, "" if ok else register_fix(arch)))
     for name, path in (("free disk (cache)", cache_dir),
                        ("free disk (Docker data)", Path(data_root) if data_root else None)):
         if path is None:
@@ -109,6 +110,15 @@ def run_checks(engine: Engine, cache_dir: Path, targets: list[Arch] | None = Non
         checks.append(Check(f"{tool} on the host", bool(found), found or "not found",
                             f"apt-get install {package} (Debian/Ubuntu)", required=required))
     return checks
+
+
+def mode_checks(load_targets: Callable[[], list]) -> list[Check]:
+    """Which build mode each target will use, and why (a mode that cannot work here fails)."""
+    try:
+        targets = load_targets()
+    except PipelineError as exc:
+        return [Check("build mode", False, exc.message, exc.hint or "")]
+    return [Check(f"build mode of {t.label}", True, f"{t.mode.name}: {t.mode.reason}") for t in targets]
 
 
 def format_checks(checks: list[Check]) -> str:

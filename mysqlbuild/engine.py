@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Mapping
 
+from .archs import ALIASES, ARCHS, Arch, host_arch
 from .errors import CommandError, EngineError, Interrupted
 from .progress import BuildStream
 
@@ -244,6 +245,13 @@ class Engine:
                 "start it (systemctl start docker, or run dockerd), check that you may use its socket "
                 "(root or the docker group), or set --docker-host / MYSQLBUILD_DOCKER_HOST") from None
         return client
+
+    def native_arch(self) -> Arch | None:
+        """The architecture builds run on: this machine's, or the --docker-host engine's."""
+        if not self.docker_host:
+            return host_arch()
+        machine = self.info().get("Architecture", "")
+        return ARCHS.get(ALIASES.get(machine, machine))
 
     def version(self) -> dict:
         return self.sdk.version()

@@ -1,7 +1,8 @@
 """The stage graph, the plan (what runs and why), each target's state and lock, and the loop that runs the plan.
 
     base ─► builder ─► rpms ─► image ─► verify
-    fetch ───────────►  ┘         └───► save
+    fetch ───────────►  ┘ │       └───► save
+                          └► mtr   (only when asked for: invoke mtr)
 
 What a stage takes, does and checks lives in its own module under stages/.
 A stage's key is the sha256 of its inputs and its upstream stages' keys
@@ -29,6 +30,7 @@ from .state import State
 from .target import Target, load_targets
 
 STAGES = tuple(stage.name for stage in ALL)
+BUILD = tuple(stage.name for stage in ALL if stage.in_build)       # what `invoke build` runs
 BY_NAME = {stage.name: stage for stage in ALL}
 UPSTREAM = {stage.name: stage.upstream for stage in ALL}
 
@@ -90,7 +92,7 @@ class Pipeline:
         self.ctx = Context(self.settings, self.reporter, self.engine, self.root)
 
     def targets(self) -> list[Target]:
-        return load_targets(self.settings, self.root)
+        return load_targets(self.settings, self.root, self.engine.native_arch())
 
     def key(self, stage: str, t: Target) -> str:
         cache_key = (stage, t.label)
@@ -105,7 +107,7 @@ class Pipeline:
         return BY_NAME[stage].current(self.ctx, t, record.get("output", {}))
 
     def plan(self, last: str = "save", force: bool = False, only: tuple[str, ...] = ()) -> list[tuple[Target, list[StagePlan]]]:
-        wanted = stages_for(last) if last != "build" else list(STAGES)
+        wanted = stages_for(last) if last != "build" else list(BUILD)
         forced = set(wanted if last == "build" else [last]) if force else set()
         if only:
             wanted = [s for s in wanted if s in only]
@@ -134,6 +136,7 @@ class Pipeline:
         lines = []
         for t, stages in plan:
             lines.append(f"plan for {t.label}: rpm arch {t.arch.rpm}, platform {t.arch.platform}")
+            lines.append(f"  mode {t.mode.name}: {t.mode.reason}")
             for sp in stages:
                 status = "run " if sp.will_run else "skip"
                 why = "forced" if sp.forced else sp.reason

@@ -50,9 +50,11 @@ class BuildStream:
     """Receives the lines of one build: all go to the log, some to the screen."""
 
     def __init__(self, reporter: "Reporter", title: str, log_path: Path, tail_lines: int = 50,
-                 track_percent: bool = True):
+                 track_percent: bool = True, label: str = "compile"):
         self.reporter = reporter
         self.track_percent = track_percent
+        self.label = label          # what the percentage counts: compile, tests
+        self.detail = ""            # shown after it, e.g. "123 tests done, 1 failed"
         self.title = title
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -138,9 +140,9 @@ class Reporter:
         return _PlainTransfer(self, name, total, start, resumed)
 
     # builds -----------------------------------------------------------------
-    def build(self, title: str, log_path: Path, track_percent: bool = True) -> BuildStream:
+    def build(self, title: str, log_path: Path, track_percent: bool = True, label: str = "compile") -> BuildStream:
         self.note(f"{title}: full log in {log_path}")
-        return BuildStream(self, title, log_path, track_percent=track_percent)
+        return BuildStream(self, title, log_path, track_percent=track_percent, label=label)
 
     def _build_step(self, stream: BuildStream, what: str) -> None:
         self.note(f"  {what[:160]}")
@@ -151,7 +153,8 @@ class Reporter:
             stream._plain_last = value  # type: ignore[attr-defined]
             eta = stream.eta()
             left = f", about {_human_time(eta)} left" if eta is not None and value < 100 else ""
-            self.note(f"  compile {value:3d}%{left}")
+            detail = f" ({stream.detail})" if stream.detail else ""
+            self.note(f"  {stream.label} {value:3d}%{left}{detail}")
 
     def _build_closed(self, stream: BuildStream) -> None:
         pass
@@ -201,10 +204,10 @@ class TtyReporter(Reporter):
     def transfer(self, name: str, total: int | None, start: int, resumed: bool) -> Transfer:
         return _RichTransfer(self.console, name, total, start)
 
-    def build(self, title: str, log_path: Path, track_percent: bool = True) -> BuildStream:
+    def build(self, title: str, log_path: Path, track_percent: bool = True, label: str = "compile") -> BuildStream:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-        stream = super().build(title, log_path, track_percent)
+        stream = super().build(title, log_path, track_percent, label)
         progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                             TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
                             console=self.console, transient=True)
@@ -221,8 +224,10 @@ class TtyReporter(Reporter):
         if stream.passes > getattr(stream, "_rich_pass", 0):
             stream._rich_pass = stream.passes  # type: ignore[attr-defined]
             progress.reset(stream._task, total=100)  # type: ignore[attr-defined]
-            progress.update(stream._task, description=f"compile pass {stream.passes}")  # type: ignore[attr-defined]
+            progress.update(stream._task, description=f"{stream.label} pass {stream.passes}")  # type: ignore[attr-defined]
         progress.update(stream._task, completed=value)  # type: ignore[attr-defined]
+        if stream.detail:
+            progress.update(stream._task, description=f"{stream.title[:24]}: {stream.detail}")  # type: ignore[attr-defined]
 
     def _build_closed(self, stream: BuildStream) -> None:
         stream._rich.stop()  # type: ignore[attr-defined]

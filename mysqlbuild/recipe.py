@@ -68,6 +68,14 @@ class Debootstrap:
 
 
 @dataclass(frozen=True)
+class Cross:
+    """How a base cross-compiles: the host-arch packages of the compiler, linker and binutils."""
+
+    requires: tuple[str, ...]
+    gcc_toolchain: str = ""    # the sysroot's GCC when it is not under /usr (EL7: /opt/rh/devtoolset-10/root/usr)
+
+
+@dataclass(frozen=True)
 class Base:
     name: str
     family: str
@@ -77,6 +85,7 @@ class Base:
     runtime_requires: tuple[str, ...]
     setup: tuple[str, ...]
     debootstrap: Debootstrap | None
+    cross: Cross | None = None
 
     def builder_image(self, arch: str) -> str:
         return self.builder.replace("{arch}", arch)
@@ -128,6 +137,42 @@ class RpmOptions:
 
 
 @dataclass(frozen=True)
+class KnownFailure:
+    """A test of MySQL's suite that fails for a known reason; it does not fail a run."""
+
+    test: str                  # suite.test, as mysql-test-run.pl names it (without a combination)
+    reason: str
+    when: str = "always"       # always, or emulated: only when the tests run under QEMU
+
+
+@dataclass(frozen=True)
+class MtrSelection:
+    name: str
+    description: str
+    suites: tuple[str, ...]    # whole suites
+    tests: tuple[str, ...]     # single tests, suite.test
+
+
+@dataclass(frozen=True)
+class Mtr:
+    """How `invoke mtr` runs the recipe's own test suite (mysql-test-run.pl) against the built RPMs."""
+
+    packages: tuple[str, ...]          # the built RPMs installed, the test package among them
+    requires: dict[str, tuple[str, ...]] = field(hash=False)   # per package family: what the tests need besides
+    testdir: str = ""                  # where the test package puts mysql-test-run.pl and the suites
+    runner: str = "mysql-test-run.pl"
+    options: tuple[str, ...] = ()           # mysql-test-run.pl options of every run
+    emulated_options: tuple[str, ...] = ()  # and of runs under QEMU
+    default_selection: str = ""
+    selections: dict[str, MtrSelection] = field(default_factory=dict, hash=False)
+    known_failures: tuple[KnownFailure, ...] = ()
+
+
+MTR_WHEN = ("always", "emulated")
+TEST_NAME_RE = re.compile(r"^[\w-]+\.[\w.-]+$")
+
+
+@dataclass(frozen=True)
 class Recipe:
     name: str
     summary: str
@@ -140,6 +185,7 @@ class Recipe:
     rpm: RpmOptions
     image: Image
     tests: Path | None
+    mtr: Mtr | None = None
 
     @property
     def file(self) -> Path:
@@ -376,7 +422,7 @@ def _version(recipe_dir: Path, file: Path, name: str, data: Any) -> Version:
 def _base(file: Path, name: str, data: Any) -> Base:
     node = _Node(data, f"bases.{name}", file)
     node.check_keys(("family", "builder", "runtime", "build_requires"),
-                    ("runtime_requires", "setup", "debootstrap"))
+                    ("runtime_requires", "setup", "debootstrap", "cross"))
     family = node.text("family")
     if family not in FAMILIES:
         node.fail_at("family", f"{family!r} is not a package family",
@@ -392,10 +438,18 @@ def _base(file: Path, name: str, data: Any) -> Base:
                            mirror=boot_node.text("mirror", "http://deb.debian.org/debian"),
                            variant=boot_node.text("variant", "minbase"),
                            include=boot_node.items("include"))
+    cross = None
+    cross_node = node.node("cross", required=False)
+    if cross_node is not None:
+        cross_node.check_keys(("requires",), ("gcc_toolchain",))
+        toolchain = cross_node.text("gcc_toolchain") if "gcc_toolchain" in cross_node.data else ""
+        if toolchain and not toolchain.startswith("/"):
+            cross_node.fail_at("gcc_toolchain", f"{toolchain!r} must be an absolute path inside the builder image")
+        cross = Cross(requires=cross_node.items("requires", required=True), gcc_toolchain=toolchain)
     return Base(name=name, family=family, builder=node.text("builder"), runtime=node.text("runtime"),
                 build_requires=node.items("build_requires", required=True),
                 runtime_requires=node.items("runtime_requires"),
-                setup=node.items("setup"), debootstrap=boot)
+                setup=node.items("setup"), debootstrap=boot, cross=cross)
 
 
 def _image(recipe_dir: Path, file: Path, node: _Node, default_name: str) -> Image:
@@ -467,7 +521,56 @@ def _rpm(file: Path, node: _Node | None) -> RpmOptions:
 
 
 RECIPE_KEYS_REQUIRED = ("name", "default_version", "default_base", "spec", "versions", "bases")
-RECIPE_KEYS_OPTIONAL = ("summary", "rpm", "image", "tests")
+RECIPE_KEYS_OPTIONAL = ("summary", "rpm", "image", "tests", "mtr")
+
+
+def _mtr(file: Path, node: _Node | None) -> Mtr | None:
+    if node is None:
+        return None
+    node.check_keys(("packages", "testdir", "selections", "default_selection"),
+                    ("requires", "runner", "options", "emulated_options", "known_failures"))
+    selections = {}
+    sel_node = node.node("selections")
+    if not sel_node.data:
+        sel_node.fail("must name at least one selection of tests")
+    for key in sel_node.data:
+        sub = sel_node.node(str(key))
+        sub.check_keys(("description",), ("suites", "tests"))
+        suites, tests = sub.items("suites"), sub.items("tests")
+        if not suites and not tests:
+            sub.fail("must list suites, tests or both")
+        for index, name in enumerate(tests):
+            if not TEST_NAME_RE.match(name):
+                raise RecipeError(f"{file}: {sub.child_where('tests')}[{index}]: {name!r} is not suite.test")
+        selections[str(key)] = MtrSelection(str(key), sub.text("description"), suites, tests)
+    default = node.text("default_selection")
+    if default not in selections:
+        node.fail_at("default_selection", f"{default!r} is not one of the selections",
+                     f"selections: {', '.join(selections)}")
+
+    def known(data: Any, where: str) -> KnownFailure:
+        sub = _Node(data, where, file)
+        sub.check_keys(("test", "reason"), ("when",))
+        test = sub.text("test", pattern=TEST_NAME_RE, what="suite.test")
+        when = sub.text("when", "always")
+        if when not in MTR_WHEN:
+            sub.fail_at("when", f"{when!r} is not one of {', '.join(MTR_WHEN)}")
+        return KnownFailure(test, sub.text("reason").strip(), when)
+
+    requires: dict[str, tuple[str, ...]] = {}
+    req_node = node.node("requires", required=False)
+    if req_node is not None:
+        for family in req_node.data:
+            if family not in FAMILIES:
+                req_node.fail_at(str(family), f"{family!r} is not a package family", f"allowed: {', '.join(FAMILIES)}")
+            requires[str(family)] = req_node.items(str(family))
+    testdir = node.text("testdir")
+    if not testdir.startswith("/"):
+        node.fail_at("testdir", f"{testdir!r} must be an absolute path inside the image")
+    return Mtr(packages=node.items("packages", required=True), requires=requires, testdir=testdir,
+               runner=node.text("runner", "mysql-test-run.pl"), options=node.items("options"),
+               emulated_options=node.items("emulated_options"), default_selection=default,
+               selections=selections, known_failures=node.items("known_failures", item=known))
 
 
 def resolve_recipe_dir(name_or_path: str, recipes_dir: Path) -> Path:
@@ -533,7 +636,8 @@ def load_recipe(name_or_path: str | Path, recipes_dir: Path | None = None) -> Re
         spec=_relative_file(recipe_dir, root, "spec"),
         default_version=default_version, default_base=default_base,
         versions=versions, bases=bases, rpm=rpm,
-        image=_image(recipe_dir, file, image_node, name), tests=tests)
+        image=_image(recipe_dir, file, image_node, name), tests=tests,
+        mtr=_mtr(file, root.node("mtr", required=False)))
 
 
 def _check_when(file: Path, versions: dict[str, Version], rpm: RpmOptions) -> None:

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 from .errors import ConfigError
 
 ENV_PREFIX = "MYSQLBUILD_"
+MODES = ("auto", "native", "cross", "emulate")
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class Settings:
     arch: str = "arm64"          # comma list: amd64,arm64
     base: str = ""               # empty: the recipe's default_base
     jobs: int = 0                # 0: as many as CPUs and memory allow (2 GB per job)
+    mode: str = "auto"           # auto, native, cross or emulate (buildmode.py)
+    ccache: bool = True          # keep compiler output between builds (off: every compile from scratch)
     rpm_with: str = ""           # rpm conditionals to switch on, comma list
     rpm_without: str = ""        # rpm conditionals to switch off, comma list
     mirror: str = ""             # http(s):// or file:// base tried before the recipe's URLs
@@ -47,6 +50,10 @@ class Settings:
     docker_registry_mirrors: str = ""    # comma list of http(s):// URLs
     docker_insecure_registries: str = "" # comma list of HOST[:PORT] (plain-http registries)
     docker_daemon_extra: str = ""        # a JSON object of further daemon.json keys, e.g. {"iptables": false}
+    # invoke mtr: which of MySQL's own tests run (empty: the recipe's default selection)
+    mtr_selection: str = ""      # a selection named in the recipe's mtr section
+    mtr_suite: str = ""          # comma list of whole suites instead
+    mtr_tests: str = ""          # comma list of suite.test instead (with mtr_suite: both)
     force: bool = False
     dry_run: bool = False
 
@@ -105,6 +112,9 @@ def resolve(config: Mapping[str, Any] | None = None, environ: Mapping[str, str] 
             raise ConfigError(f"unknown option --{key.replace('_', '-')}")
         values[key] = _coerce(key, types[key], value, f"option --{key.replace('_', '-')}")
     settings = Settings(**values)
+    if settings.mode not in MODES:
+        raise ConfigError(f"mode must be one of {', '.join(MODES)}, found {settings.mode!r}",
+                          "auto picks native, cross or emulate per target; see `invoke build --dry-run`")
     if settings.progress not in ("auto", "tty", "plain"):
         raise ConfigError(f"progress must be auto, tty or plain, found {settings.progress!r}")
     if settings.mirror and not settings.mirror.startswith(("http://", "https://", "file://")):

@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .archs import Arch, parse_archs
+from .archs import Arch, host_arch, parse_archs
+from .buildmode import BuildMode, choose_mode
 from .errors import ConfigError
 from .recipe import Base, Recipe, Version, load_recipe
 from .settings import Settings
@@ -21,6 +22,7 @@ class Target:
     settings: Settings
     root: Path
     conditionals: tuple[tuple[str, bool], ...]
+    mode: BuildMode
 
     @property
     def label(self) -> str:
@@ -59,7 +61,10 @@ class Target:
 
     @property
     def builder_tag(self) -> str:
-        return f"mysqlbuild-builder/{self.recipe.name}:{self.version.version}-{self.base.name}-{self.arch.docker}"
+        """The builder image: in cross mode it runs on the host's architecture, so it has a name of its own."""
+        suffix = "-cross" if self.mode.cross else ""
+        return (f"mysqlbuild-builder/{self.recipe.name}:{self.version.version}-{self.base.name}-"
+                f"{self.arch.docker}{suffix}")
 
     @property
     def archive_path(self) -> Path:
@@ -77,16 +82,25 @@ class Target:
         return tuple(s for s in self.version.sources if not s.when or on.get(s.when, False))
 
     @property
-    def local_bases(self) -> list[str]:
-        """Base images this pipeline makes itself (debootstrap), builder then runtime."""
+    def local_bases(self) -> list[tuple[str, Arch]]:
+        """Base images this pipeline makes itself (debootstrap): builder and runtime, and in cross mode the
+        builder of the host's architecture, in which the compiler runs."""
         if self.base.debootstrap is None:
             return []
-        refs = [self.base.builder_image(self.arch.docker), self.base.runtime_image(self.arch.docker)]
+        refs = [(self.base.builder_image(self.arch.docker), self.arch),
+                (self.base.runtime_image(self.arch.docker), self.arch)]
+        if self.mode.cross:
+            refs.append((self.base.builder_image(self.mode.host.docker), self.mode.host))
         return list(dict.fromkeys(refs))
 
 
-def load_targets(settings: Settings, root: Path) -> list[Target]:
-    """The targets the settings name: one recipe version and base, for each architecture asked for."""
+def load_targets(settings: Settings, root: Path, host: Arch | None = None) -> list[Target]:
+    """The targets the settings name: one recipe version and base, for each architecture asked for.
+    `host` is the architecture the builds run on (the Docker engine's; default: this machine's)."""
+    host = host or host_arch()
+    if host is None:
+        raise ConfigError("this machine is neither x86_64 nor aarch64", "run the pipeline on an x86_64 or "
+                          "aarch64 host, or point --docker-host at one")
     recipe = load_recipe(settings.recipe, settings.path(root, "recipes_dir"))
     version = recipe.version(settings.version or None)
     base = recipe.base(settings.base or None)
@@ -95,4 +109,5 @@ def load_targets(settings: Settings, root: Path) -> list[Target]:
         for name in filter(None, (n.strip() for n in text.split(","))):
             overrides[name] = value
     conds = tuple(sorted(recipe.conditionals(overrides).items()))
-    return [Target(recipe, version, base, arch, settings, root, conds) for arch in parse_archs(settings.arch)]
+    return [Target(recipe, version, base, arch, settings, root, conds, choose_mode(settings.mode, arch, host, base))
+            for arch in parse_archs(settings.arch)]

@@ -16,40 +16,46 @@ class BaseStage(Stage):
         boot = t.base.debootstrap
         return {"arch": t.arch.docker, "builder": t.base.builder_image(t.arch.docker),
                 "runtime": t.base.runtime_image(t.arch.docker),
+                "cross_builder": t.base.builder_image(t.mode.host.docker) if t.mode.cross else None,
                 "debootstrap": None if boot is None else
                 {"suite": boot.suite, "mirror": boot.mirror, "variant": boot.variant,
                  "include": list(boot.include)}}
 
     def describe(self, ctx: Context, t: Target) -> tuple[list[str], list[str]]:
         if t.base.debootstrap is None:
-            return ([f"builder base {t.base.builder_image(t.arch.docker)}, runtime base "
-                     f"{t.base.runtime_image(t.arch.docker)}: pulled by BuildKit when first used"], [])
+            lines = [f"builder base {t.base.builder_image(t.arch.docker)}, runtime base "
+                     f"{t.base.runtime_image(t.arch.docker)}: pulled by BuildKit when first used"]
+            if t.mode.cross:
+                lines.append(f"cross compiler base {t.base.builder_image(t.mode.host.docker)} "
+                             f"({t.mode.host.docker}): pulled by BuildKit when first used")
+            return lines, []
         boot = t.base.debootstrap
         cmds = []
-        for ref in t.local_bases:
+        for ref, arch in t.local_bases:
             include = f" --include={','.join(boot.include)}" if boot.include else ""
-            cmds.append(f"debootstrap --variant={boot.variant} --arch={t.arch.docker}{include} "
+            cmds.append(f"debootstrap --variant={boot.variant} --arch={arch.docker}{include} "
                         f"{boot.suite} <tmp>/rootfs {boot.mirror}")
             cmds.append(ctx.command_text(BuildRequest(dockerfile=Path("<tmp>/Dockerfile"), context=Path("<tmp>"),
-                                                      platform=t.arch.platform, tags=(ref,))))
-        return [f"local base {', '.join(t.local_bases)} made by debootstrap of {boot.suite} "
-                f"({boot.variant}) for {t.arch.docker}, if missing"], cmds
+                                                      platform=arch.platform, tags=(ref,))))
+        made = ", ".join(f"{ref} ({arch.docker})" if arch != t.arch else ref for ref, arch in t.local_bases)
+        return [f"local base {made} made by debootstrap of {boot.suite} ({boot.variant}) for {t.arch.docker}, "
+                f"if missing"], cmds
 
     def current(self, ctx: Context, t: Target, output: dict) -> tuple[bool, str]:
-        missing = [ref for ref in t.local_bases if ctx.engine.image_id(ref) is None]
+        missing = [ref for ref, _ in t.local_bases if ctx.engine.image_id(ref) is None]
         return (not missing, f"missing image {missing[0]}" if missing else "images present")
 
     def run(self, ctx: Context, t: Target, forced: bool) -> dict:
         ids = {}
         boot = t.base.debootstrap
-        for ref in t.local_bases:
+        for ref, arch in t.local_bases:
             existing = ctx.engine.image_id(ref)
             if existing and not forced:
                 ctx.reporter.note(f"base image {ref} present")
                 ids[ref] = existing
                 continue
             assert boot is not None
-            ids[ref] = baseimage.debootstrap(ctx.engine, ctx.reporter, boot, ref, t.arch, t.build_dir / "base")
+            ids[ref] = baseimage.debootstrap(ctx.engine, ctx.reporter, boot, ref, arch, t.build_dir / "base")
         if not t.local_bases:
             ctx.reporter.note(f"{t.base.builder_image(t.arch.docker)}: pulled by BuildKit when first used")
         return {"images": ids}

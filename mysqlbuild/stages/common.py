@@ -71,6 +71,7 @@ class Stage:
 
     name      the stage's name (also the task that ends with it)
     upstream  the stages whose output it takes; their keys are part of its key
+    in_build  whether `invoke build` runs it
     inputs    everything that goes into it (hashed into its key; never paths or times of this machine)
     describe  its lines in the plan: a summary and the exact commands
     current   whether the output it recorded is still there and unchanged
@@ -79,6 +80,7 @@ class Stage:
 
     name: ClassVar[str]
     upstream: ClassVar[tuple[str, ...]] = ()
+    in_build: ClassVar[bool] = True         # run by `invoke build` (mtr runs only when asked for)
 
     def inputs(self, ctx: Context, t: Target) -> dict[str, Any]:
         raise NotImplementedError

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -21,6 +22,34 @@ def rpm_digests(folder: Path) -> dict[str, str]:
     return {p.name: sha256_file(p) for p in sorted(folder.glob("*.rpm"))}
 
 
+# How linkers and cmake say a library is not there: GNU ld, lld, and FindPackageHandleStandardArgs.
+MISSING_LIBRARY = re.compile(r"(?:cannot find|unable to find library) -l([\w.+-]+)|Could NOT find (\w+)")
+
+
+def missing_library(log: str) -> str | None:
+    """The first library the build looked for and did not find, from its log: `-lNAME` for what a linker
+    missed, a cmake package name (ZLIB, OpenSSL) for what cmake missed."""
+    match = MISSING_LIBRARY.search(log)
+    if not match:
+        return None
+    return f"-l{match.group(1)}" if match.group(1) else match.group(2)
+
+
+def missing_library_hint(t: Target, name: str) -> tuple[str, str]:
+    """The message and hint for a library that is not where the build looked."""
+    where = (f"in the sysroot (the {t.arch.rpm} builder image of base {t.base.name})" if t.mode.cross else
+             f"in the {t.arch.rpm} builder image of base {t.base.name}")
+    if name.startswith("-l"):
+        lib = "lib" + name[2:]
+        what = f"{lib}.so and its headers (on {t.base.family} bases usually " + \
+               (f"{lib}-dev)" if t.base.family == "apt" else f"{name[2:]}-devel)")
+    else:
+        what = f"{name}'s library and headers (its -dev or -devel package)"
+    return (f"the library {name} is not {where}",
+            f"add the package that provides {what} to bases.{t.base.name}.build_requires in {t.recipe.file}, "
+            f"then build again")
+
+
 def swap_dir(fresh: Path, target: Path) -> None:
     """Put `fresh` where `target` is; the old folder goes only after the new one is in place."""
     old = target.with_name(f".{target.name}.old")
@@ -36,7 +65,8 @@ class RpmsStage(Stage):
     upstream = ("builder", "fetch")
 
     def inputs(self, ctx: Context, t: Target) -> dict:
-        return {"dockerfile": builder_dockerfile(t),
+        return {"mode": t.mode.name,
+                "dockerfile": builder_dockerfile(t),
                 "build_script": digest_file(BUILD_SCRIPT),
                 "spec": [t.recipe.spec.name, digest_file(t.recipe.spec)],
                 "sources": [[s.file, s.sha256] for s in t.sources],
@@ -46,8 +76,9 @@ class RpmsStage(Stage):
 
     def describe(self, ctx: Context, t: Target) -> tuple[list[str], list[str]]:
         out = t.rpm_out.parent / f".{t.arch.rpm}.incoming"
-        lines = [f"spec {t.recipe.spec.name}, {len(t.sources)} source(s), {len(t.version.patches)} patch(es)",
-                 "rpmbuild " + " ".join(rpmbuild_args(t)),
+        lines = [f"{t.mode.name} build: {t.mode.reason}",
+                 f"spec {t.recipe.spec.name}, {len(t.sources)} source(s), {len(t.version.patches)} patch(es)",
+                 "rpmbuild " + " ".join(rpmbuild_args(t)) + (f" --target {t.arch.rpm}" if t.mode.cross else ""),
                  f"RPMs into {t.rpm_out} (checked: header arch {t.arch.rpm}, rpm -K"
                  + (", 64K LOAD alignment" if t.arch.rpm == "aarch64" and t.recipe.rpm.check_elf_align else "")
                  + (f", no {' '.join(t.recipe.rpm.forbid_libs)}" if t.recipe.rpm.forbid_libs else "") + ")"]
@@ -73,6 +104,8 @@ class RpmsStage(Stage):
         incoming = parent / f".{t.arch.rpm}.incoming"
         shutil.rmtree(incoming, ignore_errors=True)
         args = [("JOBS", str(ctx.settings.jobs))]
+        if not ctx.settings.ccache:
+            args.append(("NO_CCACHE", "1"))
         if forced:
             args.append(("FORCE_NONCE", str(time.time_ns())))
         request = builder_request(t, "export", output_dir=incoming, build_args=tuple(args))
@@ -82,6 +115,7 @@ class RpmsStage(Stage):
                 ctx.engine.run_build(request, stream, f"rpmbuild of {t.label}")
             except CommandError as exc:
                 self._fetch_failure_log(ctx, t, exc)
+                self._name_a_missing_library(t, exc)
                 raise
             log = incoming / "logs" / "rpmbuild.log"
             if log.is_file():
@@ -102,6 +136,17 @@ class RpmsStage(Stage):
             ctx.reporter.note(f"{info.path.name}: {info.name} {info.evr} {info.arch}")
         return {"rpms": rpm_digests(t.rpm_out),
                 "packages": {i.name: {"evr": i.evr, "arch": i.arch, "file": i.path.name} for i in infos}}
+
+    @staticmethod
+    def _name_a_missing_library(t: Target, exc: CommandError) -> None:
+        log = t.log_dir / "rpmbuild.log"
+        brought_home = log.is_file() and str(log) in (exc.log_path or "")
+        text = log.read_text(errors="replace") if brought_home else exc.log_tail
+        name = missing_library(text)
+        if name:
+            message, hint = missing_library_hint(t, name)
+            exc.message = f"{exc.message}: {message}"
+            exc.hint = hint + "; " + (exc.hint or "")
 
     @staticmethod
     def _fetch_failure_log(ctx: Context, t: Target, exc: CommandError) -> None:

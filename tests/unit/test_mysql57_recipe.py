@@ -29,7 +29,7 @@ from fixtures import ROOT, copy_recipe, edit_recipe
 from mysqlbuild.buildercontext import builder_dockerfile
 from mysqlbuild.engine import ClientInfo, Engine
 from mysqlbuild.errors import RecipeError
-from mysqlbuild.pipeline import STAGES, Pipeline
+from mysqlbuild.pipeline import BUILD as STAGES, Pipeline
 from mysqlbuild.progress import Reporter
 from mysqlbuild.recipe import load_recipe
 from mysqlbuild.settings import Settings
@@ -43,7 +43,8 @@ SHA256 = "b8fe262c4679cb7bbc379a3f1addc723844db168628ce2acf78d33906849e491"
 URLS = ("https://cdn.mysql.com/Downloads/MySQL-5.7/mysql-boost-5.7.44.tar.gz",
         "https://cdn.mysql.com/archives/mysql-5.7/mysql-boost-5.7.44.tar.gz",
         "https://downloads.mysql.com/archives/get/p/23/file/mysql-boost-5.7.44.tar.gz")
-CONDITIONALS = ("debug", "embedded", "compat", "lse")
+CONDITIONALS = ("test", "debug", "embedded", "compat", "lse")
+DEFAULT_ON = frozenset({"test"})
 COMBOS = [frozenset(c for c, on in zip(CONDITIONALS, flags) if on)
           for flags in itertools.product((False, True), repeat=len(CONDITIONALS))]
 RPM_ARCHS = {"aarch64": "aarch-64", "x86_64": "x86-64"}   # rpm arch -> its ISA name in dependencies
@@ -56,6 +57,8 @@ HADOLINT_IGNORED = {
               "versions (EL7 and its archive are frozen), and a pin breaks at the distribution's next update",
     "DL3041": "dnf build requirements are named, not version-pinned, for the same reason (openEuler, Kylin)",
     "DL3008": "apt build requirements are named, not version-pinned, for the same reason (Debian 11)",
+    "DL3029": "in cross mode the compiler's stage is FROM --platform=<host's>: running the compiler natively "
+              "while the build targets arm64 is the point (BuildKit's own pattern for cross-compiling)",
 }
 
 # Names in the spec's BuildRequires that are not package names of a base, and what satisfies them.
@@ -87,7 +90,7 @@ def rpmspec(*args: str, arch: str = "aarch64", on: frozenset = frozenset(), defi
 
 
 def label(on: frozenset) -> str:
-    return "+".join(sorted(on)) or "defaults"
+    return "+".join(sorted(on)) or "none"
 
 
 def pipeline(tmp_path: Path, **changes) -> Pipeline:
@@ -123,17 +126,17 @@ def test_the_bases_and_their_images():
     assert {"devtoolset-10-gcc-c++", "devtoolset-10-binutils"} <= set(recipe.bases["el7"].build_requires)
 
 
-def test_rpm_options_switches_off_and_the_64k_checks_on():
+def test_rpm_options_test_package_on_other_switches_off_and_the_64k_checks_on():
     rpm = load_recipe("mysql57").rpm
-    assert dict(rpm.conditionals) == {name: False for name in CONDITIONALS}
+    assert dict(rpm.conditionals) == {name: name in DEFAULT_ON for name in CONDITIONALS}
     assert rpm.check_elf_align is True
     assert rpm.forbid_libs == ("libjemalloc", "libtcmalloc")
 
 
-def test_the_spec_switches_are_the_recipe_conditionals_and_default_off():
+def test_the_spec_switches_are_the_recipe_conditionals_with_the_same_defaults():
     text = SPEC.read_text()
-    assert sorted(re.findall(r"^%bcond_with (\w+)$", text, re.M)) == sorted(CONDITIONALS)
-    assert re.findall(r"^%bcond_without (\w+)$", text, re.M) == []
+    assert sorted(re.findall(r"^%bcond_with (\w+)$", text, re.M)) == sorted(set(CONDITIONALS) - DEFAULT_ON)
+    assert sorted(re.findall(r"^%bcond_without (\w+)$", text, re.M)) == sorted(DEFAULT_ON)
 
 
 def test_a_source_when_must_name_a_conditional(tmp_path):
@@ -142,7 +145,7 @@ def test_a_source_when_must_name_a_conditional(tmp_path):
     with pytest.raises(RecipeError) as err:
         load_recipe(str(recipe))
     assert f"versions.{VERSION}.sources[1].when: 'nosuch' is not an rpm conditional" in err.value.message
-    assert "debug, embedded, compat, lse" in err.value.hint
+    assert "test, debug, embedded, compat, lse" in err.value.hint
 
 
 # --- the spec ----------------------------------------------------------------------------------
@@ -167,6 +170,8 @@ def test_the_spec_parses_and_builds_as_promised(arch, on):
     assert ("build_tree Debug debug" in out) == ("debug" in on)
     assert ("mysql-5.6.51" in out) == ("compat" in on)
     assert "build_tree RelWithDebInfo release" in out
+    assert ("-DINSTALL_MYSQLTESTDIR=share/mysql-test" in out) == ("test" in on)
+    assert ("-DINSTALL_MYSQLTESTDIR= " in out) == ("test" not in on)
 
 
 BASE_PACKAGES = {"common", "libs", "client", "server", "devel", "server-minimal"}
@@ -182,6 +187,8 @@ def test_the_packages_built_are_oracles(arch, on):
         expected |= {"embedded", "embedded-devel"}
     if "compat" in on:
         expected.add("libs-compat")
+    if "test" in on:
+        expected.add("test")
     assert sorted(proc.stdout.split()) == sorted(f"mysql-community-{p}" for p in expected)
 
 
@@ -217,6 +224,8 @@ def expected_relations(isa: str) -> dict[str, dict[str, set[str]]]:
         "embedded-devel": dict(R={f"{pkg('devel')}({isa}) = {EVR}", f"{pkg('embedded')}({isa}) = {EVR}"},
                                P=own("embedded-devel") | exact("mysql-embedded-devel"),
                                O={f"mysql-embedded-devel < {EVR}", "mariadb-embedded-devel"}, C=set()),
+        "test": dict(R={"perl", f"{pkg('server')}({isa}) = {EVR}", f"{pkg('client')}({isa}) = {EVR}"},
+                     P=own("test") | exact("mysql-test"), O={f"mysql-test < {EVR}", "mariadb-test"}, C=set()),
         "libs-compat": dict(R={"/sbin/ldconfig", f"{pkg('libs')}({isa}) = {EVR}"},
                             P=own("libs-compat") | exact("mysql-libs-compat"),
                             O={f"mysql-libs < {EVR}", "mariadb-libs"}, C=set()),
@@ -307,11 +316,17 @@ def test_builder_dockerfile_passes_hadolint_and_installs_each_requirement(base, 
         cmd += ["--ignore", rule]
     proc = subprocess.run([*cmd, str(dockerfile)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert f"FROM {t.base.builder_image('arm64')} AS deps" in text
-    install = next(block for block in text.split("\nRUN ") if " install -y" in block)
-    tokens = set(install.replace("\\\n", " ").split())
-    missing = [req for req in t.base.build_requires if req not in tokens]
-    assert not missing, f"{base}: not installed: {missing}"
+    installs = [set(block.replace("\\\n", " ").split()) for block in text.split("\nRUN ") if " install -y" in block]
+    if t.mode.cross:      # the target's builder is the sysroot; the compiler's stage gets the same and more
+        assert f"FROM {t.base.builder_image('arm64')} AS sysroot" in text
+        assert f"FROM --platform=linux/amd64 {t.base.builder_image('amd64')} AS deps" in text
+        assert len(installs) == 2 and set(t.base.cross.requires) <= installs[1]
+    else:
+        assert f"FROM {t.base.builder_image('arm64')} AS deps" in text
+        assert len(installs) == 1
+    for tokens in installs:
+        missing = [req for req in t.base.build_requires if req not in tokens]
+        assert not missing, f"{base}: not installed: {missing}"
     if base == "el7":
         setup = text.index("/etc/yum.repos.d/centos-sclo-rh.repo")
         assert setup < text.index("yum install -y")
@@ -342,7 +357,7 @@ def test_dry_run_shows_the_whole_plan_for_5744(tmp_path):
     reqs = " ".join(load_recipe("mysql57").bases["el7"].build_requires)
     assert f"yum base oraclelinux:7 + build requirements: {reqs}" in out
     assert ("rpmbuild mysql-community.spec --define recipe_version 5.7.44 --define recipe_release 1 "
-            "--without compat --without debug --without embedded --without lse") in out
+            "--without compat --without debug --without embedded --without lse --with test") in out
     assert "64K LOAD alignment, no libjemalloc libtcmalloc" in out
     assert "SOURCE_DATE_EPOCH 1698192000 (2023-10-25): reproducible payloads" in out
     assert "runtime base oraclelinux:7-slim + mysql-community-server-minimal" in out

@@ -9,7 +9,7 @@ from pathlib import Path
 from fixtures import ROOT
 
 INVOKE = [sys.executable, "-m", "invoke"]
-TASKS = ["base", "build", "builder", "bundle", "clean", "doctor", "fetch", "image", "load", "push", "rpms", "save",
+TASKS = ["base", "build", "builder", "bundle", "clean", "doctor", "fetch", "image", "load", "mtr", "push", "rpms", "save",
          "verify"]
 
 

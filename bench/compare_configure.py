@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Does MySQL 5.7 configure the same in cross mode as under emulation?  (issue: cross-compiling)
+
+Runs MySQL's cmake, with the release tree's options of recipes/mysql57/mysql-community.spec, once in
+the emulated builder image (everything aarch64 under QEMU: the reference) and once in the cross builder
+image (clang on the host for aarch64, the aarch64 builder as sysroot), then compares:
+  - include/my_config.h, every #define and #undef;
+  - CMakeCache.txt entries HAVE_*, SIZEOF_*, *STACK_DIRECTION*, *ATOMIC*, *CRC32*, *FUTEX*, *FMA*, and
+    CMAKE_SYSTEM_PROCESSOR / CMAKE_SYSTEM_NAME / CMAKE_CROSSCOMPILING.
+Prints each difference; exits 1 when a difference is not in the explained list below (docs/build-modes.md
+says why each explained one is harmless).  Emulated cmake takes about 26 minutes on 2 cores.
+
+    .venv/bin/python bench/compare_configure.py --source mysql-boost-5.7.41.tar.gz \\
+        --emulate mysqlbuild-builder/mysql57:5.7.41-debian11-arm64 \\
+        --cross mysqlbuild-builder/mysql57:5.7.41-debian11-arm64-cross [--out DIR]
+
+The builder images are those `invoke builder --base debian11 --arch arm64 --mode emulate|cross` makes.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# The release tree's cmake options in mysql-community.spec (build_tree RelWithDebInfo ... "$cflags"),
+# with the flags rpm gives aarch64 (%{optflags}: -O2 -g).
+CMAKE_OPTIONS = [
+    "-DBUILD_CONFIG=mysql_release", "-DINSTALL_LAYOUT=RPM", "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
+    "-DWITH_BOOST=/root/rpmbuild/BUILD/src/boost", "-DCMAKE_C_FLAGS=-O2 -g -fcommon", "-DCMAKE_CXX_FLAGS=-O2 -g",
+    "-DWITH_SSL=system", "-DWITH_NUMA=ON", "-DWITH_INNODB_MEMCACHED=1", "-DWITH_SYSTEMD=1",
+    "-DINSTALL_LIBDIR=lib64/mysql", "-DINSTALL_PLUGINDIR=lib64/mysql/plugin",
+    "-DINSTALL_MYSQLTESTDIR=share/mysql-test", "-DMYSQL_UNIX_ADDR=/var/lib/mysql/mysql.sock",
+    "-DWITH_EMBEDDED_SERVER=0", "-DFEATURE_SET=community", "-DCMAKE_INSTALL_SO_NO_EXE=0",
+]
+CACHE_KEYS = re.compile(r"^(HAVE_\w+|SIZEOF_\w+|\w*STACK_DIRECTION\w*|\w*ATOMIC\w*|\w*CRC32\w*|\w*FUTEX\w*|"
+                        r"\w*FMA\w*|CMAKE_SYSTEM_PROCESSOR|CMAKE_SYSTEM_NAME|CMAKE_CROSSCOMPILING)$")
+# Differences that come from the compiler (GCC in the emulated builder, clang in the cross one), not from
+# the target: checks whether a compiler accepts a warning flag, and which compiler it is.
+EXPLAINED = {
+    re.compile(r"^HAVE_(C|CXX)_W"): "whether the compiler accepts a warning option (-W...): GCC and clang "
+                                    "know different ones; warnings only",
+    re.compile(r"^HAVE_(C|CXX)_FLOATING_POINT_FUSED_MADD$"): "GCC fuses multiply-add by default on aarch64, "
+                                    "clang within a statement only; MySQL adds -ffp-contract=off when the check "
+                                    "finds fusion, so both builds compute the same floating point results",
+}
+
+SCRIPT = """set -e
+mkdir -p /root/rpmbuild/BUILD/src /root/rpmbuild/BUILD/tree
+tar xzf /source.tar.gz -C /root/rpmbuild/BUILD/src --strip-components=1
+[ -f /opt/mysqlbuild/cross/env ] && . /opt/mysqlbuild/cross/env
+cd /root/rpmbuild/BUILD/tree
+start=$(date +%s)
+cmake /root/rpmbuild/BUILD/src "$@" > /out/cmake.log 2>&1 || { tail -n 40 /out/cmake.log; exit 1; }
+echo "cmake took $(( $(date +%s) - start )) s" | tee -a /out/cmake.log
+cp include/my_config.h CMakeCache.txt /out/
+"""
+
+
+def configure(image: str, source: Path, out: Path, name: str) -> float:
+    out.mkdir(parents=True, exist_ok=True)
+    argv = ["docker", "run", "--rm", "-v", f"{source.resolve()}:/source.tar.gz:ro", "-v", f"{out.resolve()}:/out",
+            "-w", "/root/rpmbuild/BUILD", image, "bash", "-c", SCRIPT, "configure", *CMAKE_OPTIONS]
+    print(f"[{name}] {image}: cmake ...", flush=True)
+    start = time.monotonic()
+    proc = subprocess.run(argv)
+    took = time.monotonic() - start
+    if proc.returncode != 0:
+        sys.exit(f"[{name}] cmake failed (exit {proc.returncode}); log: {out / 'cmake.log'}")
+    print(f"[{name}] done in {took:.0f} s", flush=True)
+    return took
+
+
+def config_h(path: Path) -> dict[str, str]:
+    found = {}
+    for line in path.read_text(errors="replace").splitlines():
+        match = re.match(r"^\s*#\s*(define|undef)\s+(\w+)\s*(.*)$", line)
+        if match:
+            kind, name, value = match.groups()
+            found[name] = value.strip() if kind == "define" else "(undef)"
+    return found
+
+
+def cache(path: Path) -> dict[str, str]:
+    found = {}
+    for line in path.read_text(errors="replace").splitlines():
+        match = re.match(r"^(\w+):\w+=(.*)$", line)
+        if match and CACHE_KEYS.match(match.group(1)):
+            found[match.group(1)] = match.group(2)
+    return found
+
+
+def compare(what: str, emulate: dict[str, str], cross: dict[str, str]) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for key in sorted(set(emulate) | set(cross)):
+        a, b = emulate.get(key, "(absent)"), cross.get(key, "(absent)")
+        if a != b:
+            why = next((text for pattern, text in EXPLAINED.items() if pattern.search(key)), "")
+            rows.append((f"{what} {key}", a, b, why))
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--source", type=Path, required=True, help="the mysql-boost tarball")
+    parser.add_argument("--emulate", required=True, help="the emulated aarch64 builder image")
+    parser.add_argument("--cross", required=True, help="the cross builder image")
+    parser.add_argument("--out", type=Path, help="keep the configured files here (default: a temporary folder)")
+    args = parser.parse_args()
+    out = args.out or Path(tempfile.mkdtemp(prefix="compare-configure-"))
+    times = {name: configure(image, args.source, out / name, name)
+             for name, image in (("cross", args.cross), ("emulate", args.emulate))}
+    rows = compare("my_config.h", config_h(out / "emulate" / "my_config.h"), config_h(out / "cross" / "my_config.h"))
+    rows += compare("CMakeCache", cache(out / "emulate" / "CMakeCache.txt"), cache(out / "cross" / "CMakeCache.txt"))
+    defines = len(config_h(out / "emulate" / "my_config.h"))
+    entries = len(cache(out / "emulate" / "CMakeCache.txt"))
+    print(f"\ncmake: emulate {times['emulate']:.0f} s, cross {times['cross']:.0f} s; compared {defines} "
+          f"my_config.h symbols and {entries} CMakeCache entries; files in {out}")
+    unexplained = [r for r in rows if not r[3]]
+    for key, a, b, why in rows:
+        print(f"{'  explained' if why else 'UNEXPLAINED'}  {key}: emulate {a!r}, cross {b!r}" + (f"  ({why})" if why else ""))
+    print(f"{len(rows)} difference(s), {len(unexplained)} unexplained")
+    return 1 if unexplained else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""Cross and emulate build the same arm64 packages: the hello fixture, built both ways on this x86_64 host.
+
+test_1 built arm64 with the default mode, which for this base is cross (clang on the host, the arm64
+builder image as sysroot, only the configure probe and the generator under QEMU).  Here the same
+target is built again with --mode emulate (everything under QEMU), and both results are compared.
+"""
+from __future__ import annotations
+
+import platform
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import invoke
+from fixtures import edit_recipe
+from mysqlbuild.archs import ARCHS
+from mysqlbuild.rpmcheck import check_rpms, iter_payload, parse_elf
+from mysqlbuild.sources import sha256_file
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+TAG = "mysqlbuild-hello:1.0-arm64"
+ARM = ARCHS["arm64"]
+
+
+def rpm_query(path, fmt: str) -> list[str]:
+    proc = subprocess.run(["rpm", "-qp", "--nosignature", "--qf", fmt, str(path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return sorted(line for line in proc.stdout.splitlines() if line)
+
+
+@pytest.fixture(scope="module")
+def both(hello_work, engine, tmp_path_factory):
+    """The cross build test_1 left, kept aside, and an emulated build of the same target."""
+    if platform.machine() != "x86_64" or shutil.which("qemu-aarch64-static") is None:
+        pytest.fail("these tests compare cross and emulate for arm64 on an x86_64 host with QEMU")
+    work = hello_work
+    keep = tmp_path_factory.mktemp("modes")
+    rpm_dir = work["root"] / "rpmbuild" / "RPMS" / "aarch64"
+    dry = invoke("build", "--arch", "arm64", "--dry-run", env=work["env"])
+    assert "mode cross: base debian12 declares a cross toolchain" in dry.out, dry.text[-3000:]
+    run = invoke("build", "--arch", "arm64", env=work["env"])      # current: nothing to do, or finishes test_1
+    assert run.code == 0, run.text[-5000:]
+    shutil.copytree(rpm_dir, keep / "cross")
+    engine.tag(TAG, "mysqlbuild-hello:modes-cross")
+    run = invoke("build", "--arch", "arm64", "--mode", "emulate", env=work["env"])
+    assert run.code == 0, run.text[-5000:]
+    shutil.copytree(rpm_dir, keep / "emulate")
+    engine.tag(TAG, "mysqlbuild-hello:modes-emulate")
+    yield {"cross": sorted((keep / "cross").glob("*.rpm")), "emulate": sorted((keep / "emulate").glob("*.rpm")),
+           "emulate_run": run, "work": work}
+    for ref in ("mysqlbuild-hello:modes-cross", "mysqlbuild-hello:modes-emulate"):
+        engine.remove_image(ref)
+
+
+def test_the_emulated_build_ran_everything_under_qemu(both):
+    err = both["emulate_run"].err
+    assert "hello 1.0 (debian12, arm64)" in err and "rpms: up to date" not in err   # the mode is in the key
+    log = (both["work"]["root"] / "build" / "hello" / "1.0" / "debian12-arm64" / "logs" / "rpmbuild.log").read_text()
+    assert "mysqlbuild: cross build" not in log and "rpmbuild finished" in log
+
+
+def test_both_rpm_sets_pass_the_rpm_checks(both):
+    for mode in ("cross", "emulate"):
+        infos = check_rpms(both[mode], ARM, check_align=True)
+        assert [(i.name, i.arch) for i in infos] == [("hello", "aarch64")], mode
+
+
+def test_both_hold_the_same_files_with_the_same_modes_and_dependencies(both):
+    (cross,), (emulate,) = both["cross"], both["emulate"]
+    assert cross.name == emulate.name == "hello-1.0-1.aarch64.rpm"
+    files = "[%{FILEMODES:octal} %{FILEUSERNAME} %{FILEGROUPNAME} %{FILENAMES}\\n]"
+    assert rpm_query(cross, files) == rpm_query(emulate, files)
+    assert rpm_query(cross, "[%{REQUIRENEVRS}\\n]") == rpm_query(emulate, "[%{REQUIRENEVRS}\\n]")
+    assert "libz.so.1()(64bit)" in rpm_query(cross, "[%{REQUIRENEVRS}\\n]")   # linked against the base's zlib
+
+
+def test_every_elf_file_is_aarch64(both):
+    for mode in ("cross", "emulate"):
+        elves = [(name, parse_elf(data)) for rpm in both[mode] for name, data in iter_payload(rpm, only_elf=True)]
+        assert elves, mode
+        assert {info.machine for _, info in elves} == {ARM.elf_machine}, mode
+
+
+@pytest.mark.parametrize("mode", ["cross", "emulate"])
+def test_both_images_run_on_aarch64_with_what_the_build_ran_and_made(both, engine, mode):
+    image = f"mysqlbuild-hello:modes-{mode}"
+    assert engine.image_arch(image) == "arm64"
+    run = lambda *cmd: engine.sdk.containers.run(image, list(cmd), remove=True).decode().strip()  # noqa: E731
+    assert run("hello", "--machine") == "aarch64"
+    # The configure probe and the generator ran as aarch64 programs (under QEMU in both modes), and
+    # cmake knew the target: the same build information either way.
+    assert run("hello", "--build-info").startswith(
+        "configured on aarch64, generated on aarch64, cmake processor aarch64, zlib ")
+    assert run("hello", "--build-info").endswith(", table ok")
+
+
+def test_a_library_missing_from_the_sysroot_is_named_with_its_package(both):
+    work = both["work"]
+    rpm_dir = work["root"] / "rpmbuild" / "RPMS" / "aarch64"
+    good = {p.name: sha256_file(p) for p in rpm_dir.glob("*.rpm")}
+    run = invoke("rpms", "--arch", "arm64", "--mode", "cross", "--rpm-with", "extralib", env=work["env"])
+    assert run.code == 1, run.text[-3000:]
+    assert "the library -lzstd is not in the sysroot (the aarch64 builder image of base debian12)" in run.err
+    assert "libzstd-dev" in run.err and "bases.debian12.build_requires" in run.err
+    assert "the RPMs of the last good build are still in" in run.err and "Traceback" not in run.text
+    assert {p.name: sha256_file(p) for p in rpm_dir.glob("*.rpm")} == good
+    assert not list(rpm_dir.parent.glob(".aarch64*")), "no half-made RPM folder is left behind"
+
+
+def test_a_forced_cross_build_without_a_toolchain_fails_at_once(both):
+    work = both["work"]
+    recipe = work["root"] / "no-cross"
+    shutil.copytree(work["recipe"], recipe)
+    edit_recipe(recipe, lambda d: d["bases"]["debian12"].pop("cross"))
+    env = dict(work["env"], MYSQLBUILD_RECIPE=str(recipe))
+    run = invoke("build", "--arch", "arm64", "--mode", "cross", env=env, timeout=60)
+    assert run.code == 1
+    assert "error: --mode cross: base debian12 declares no cross toolchain" in run.err
+    assert "--mode emulate" in run.err and "Traceback" not in run.text
+    plan = invoke("build", "--arch", "arm64", "--dry-run", env=env, timeout=60)
+    assert "mode emulate: base debian12 declares no cross toolchain" in plan.out

@@ -1,0 +1,106 @@
+"""Which build mode a target gets, and why; a mode that cannot work is refused with the fix."""
+from __future__ import annotations
+
+import pytest
+
+from fixtures import HELLO, copy_recipe, edit_recipe
+from mysqlbuild.archs import ARCHS
+from mysqlbuild.buildmode import choose_mode
+from mysqlbuild.errors import ConfigError, RecipeError
+from mysqlbuild.recipe import load_recipe
+from mysqlbuild.settings import resolve
+from mysqlbuild.stages.rpms import missing_library, missing_library_hint
+
+ARM, AMD = ARCHS["arm64"], ARCHS["amd64"]
+MYSQL = load_recipe("mysql57")
+CROSSABLE, PLAIN = MYSQL.bases["debian11"], MYSQL.bases["el7"]
+
+
+@pytest.mark.parametrize("requested", ["auto", "native", "cross", "emulate"])
+def test_same_architecture_is_native_whatever_was_asked(requested):
+    mode = choose_mode(requested, AMD, AMD, CROSSABLE)
+    assert mode.name == "native" and mode.host == AMD
+    assert ("nothing to" in mode.reason) == (requested in ("cross", "emulate"))
+
+
+def test_auto_cross_compiles_where_the_base_declares_a_toolchain():
+    mode = choose_mode("auto", ARM, AMD, CROSSABLE)
+    assert (mode.name, mode.host, mode.cross) == ("cross", AMD, True)
+    assert "base debian11 declares a cross toolchain" in mode.reason
+
+
+def test_auto_falls_back_to_emulation_and_says_why():
+    mode = choose_mode("auto", ARM, AMD, PLAIN)
+    assert mode.name == "emulate"
+    assert "base el7 declares no cross toolchain (recipe.yaml bases.el7.cross)" in mode.reason
+
+
+def test_emulate_stays_selectable_where_cross_would_work():
+    assert choose_mode("emulate", ARM, AMD, CROSSABLE).name == "emulate"
+
+
+def test_forced_cross_without_a_toolchain_fails_at_once_with_the_fix():
+    with pytest.raises(ConfigError) as err:
+        choose_mode("cross", ARM, AMD, PLAIN)
+    assert "base el7 declares no cross toolchain" in err.value.message
+    assert "bases.el7" in err.value.hint and "--mode emulate" in err.value.hint
+
+
+def test_native_for_another_architecture_is_refused():
+    with pytest.raises(ConfigError) as err:
+        choose_mode("native", ARM, AMD, CROSSABLE)
+    assert "this host is x86_64, the target aarch64" in err.value.message
+    assert "--mode cross" in err.value.hint
+
+
+def test_the_reverse_direction_works_too():
+    assert choose_mode("auto", AMD, ARM, CROSSABLE).name == "cross"
+
+
+def test_mode_is_a_setting_with_a_checked_value():
+    assert resolve({}, {}, {}).mode == "auto"
+    assert resolve({"mode": "emulate"}, {"MYSQLBUILD_MODE": "cross"}, {}).mode == "cross"
+    with pytest.raises(ConfigError) as err:
+        resolve({}, {}, {"mode": "fast"})
+    assert "auto, native, cross, emulate" in err.value.message
+
+
+def test_a_cross_section_is_validated(tmp_path):
+    recipe = copy_recipe(HELLO, tmp_path / "hello")
+    edit_recipe(recipe, lambda d: d["bases"]["debian12"]["cross"].update(compiler="gcc"))
+    with pytest.raises(RecipeError) as err:
+        load_recipe(str(recipe))
+    assert "bases.debian12.cross: unknown key 'compiler'" in err.value.message
+    edit_recipe(recipe, lambda d: d["bases"]["debian12"].update(cross={"requires": ["clang"], "gcc_toolchain": "x"}))
+    with pytest.raises(RecipeError) as err:
+        load_recipe(str(recipe))
+    assert "bases.debian12.cross.gcc_toolchain: 'x' must be an absolute path" in err.value.message
+    edit_recipe(recipe, lambda d: d["bases"]["debian12"].update(cross={"requires": []}))
+    with pytest.raises(RecipeError) as err:
+        load_recipe(str(recipe))
+    assert "bases.debian12.cross.requires: must list at least one entry" in err.value.message
+
+
+@pytest.mark.parametrize("line,name", [
+    ("ld.lld: error: unable to find library -lzstd", "-lzstd"),
+    ("/usr/bin/ld: cannot find -lzstd: No such file or directory", "-lzstd"),
+    ("/usr/bin/ld: cannot find -lstdc++", "-lstdc++"),
+    ("  Could NOT find ZLIB (missing: ZLIB_LIBRARY ZLIB_INCLUDE_DIR)", "ZLIB"),
+    ("make[2]: *** [Makefile:97: gentable] Error 1", None),
+])
+def test_a_missing_library_is_read_from_the_log(line, name):
+    assert missing_library(f"[ 50%] Linking C executable hello\n{line}\nerror: Bad exit status\n") == name
+
+
+def test_the_hint_names_the_library_and_the_requirement(tmp_path):
+    from mysqlbuild.settings import Settings
+    from mysqlbuild.target import load_targets
+
+    settings = Settings(recipe=str(HELLO), mode="cross", build_dir=str(tmp_path))
+    (t,) = load_targets(settings, tmp_path, AMD)
+    message, hint = missing_library_hint(t, "-lzstd")
+    assert message == "the library -lzstd is not in the sysroot (the aarch64 builder image of base debian12)"
+    assert "libzstd.so" in hint and "libzstd-dev" in hint and "bases.debian12.build_requires" in hint
+    (t,) = load_targets(settings.with_(mode="emulate"), tmp_path, AMD)
+    assert missing_library_hint(t, "ZLIB")[0] == "the library ZLIB is not in the aarch64 builder image of base debian12"
+    assert "ZLIB's library and headers (its -dev or -devel package)" in missing_library_hint(t, "ZLIB")[1]
