@@ -6,7 +6,8 @@
 - download: streaming a file from a loopback HTTP server into the cache
   (throughput, and the process's peak memory: it must not grow with the file);
 - sha256 of a cached file (what every fetch and skip check pays);
-- RPM checks on an RPM holding one large ELF file (rpm2cpio + ELF parsing);
+- RPM checks on an RPM holding one large ELF file (payload read with libarchive + ELF
+  parsing; bench_rpmcheck.py compares them with the alternatives);
 - planning the MySQL build (keys of every stage; what a no-op rerun costs).
 Each part runs in a fresh process, so peak memory is its own.
 """

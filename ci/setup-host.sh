@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare a Debian or Ubuntu machine (run as root) to run the pipeline and its tests:
 #   Docker engine (Debian's docker.io, BuildKit built in), QEMU user emulation
-#   registered in binfmt_misc, debootstrap, rpm tools, shellcheck, and the
+#   registered in binfmt_misc, debootstrap, rpm tools and libarchive (RPM
+#   payloads), shellcheck, and the
 #   project in a virtual environment (.venv) with its test extra.
 # Safe to run again: it installs only what is missing and starts dockerd only
 # when no engine answers.
@@ -16,7 +17,7 @@ die() { printf 'setup-host: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "run me as root (sudo bash ci/setup-host.sh): I install packages and start dockerd"
 command -v apt-get >/dev/null || die "this script knows Debian and Ubuntu (apt-get); on other systems install Docker, qemu-user-static, debootstrap, rpm and python3-venv by hand"
 
-packages=(docker.io qemu-user-static binfmt-support debootstrap rpm rpmlint shellcheck python3-venv
+packages=(docker.io qemu-user-static binfmt-support debootstrap rpm libarchive13 rpmlint shellcheck python3-venv
           ca-certificates git iproute2 gosu docker-registry mariadb-client)
 missing=()
 for pkg in "${packages[@]}"; do

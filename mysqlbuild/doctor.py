@@ -104,11 +104,16 @@ def run_checks(engine: Engine, cache_dir: Path, targets: list[Arch] | None = Non
         checks.append(Check(name, gib >= NEEDED_FREE_GIB, f"{gib:.1f} GiB free at {where}",
                             f"a MySQL build needs about {NEEDED_FREE_GIB} GiB: free space, or move the folder "
                             "(MYSQLBUILD_CACHE_DIR, Docker's data-root)", required=False))
-    for tool, package, required in (("rpm", "rpm", True), ("rpm2cpio", "rpm", True),
-                                    ("debootstrap", "debootstrap", False)):
+    for tool, package, required in (("rpm", "rpm", True), ("debootstrap", "debootstrap", False)):
         found = shutil.which(tool)
         checks.append(Check(f"{tool} on the host", bool(found), found or "not found",
                             f"apt-get install {package} (Debian/Ubuntu)", required=required))
+    try:
+        from .rpmcheck import load_libarchive
+
+        checks.append(Check("libarchive on the host", True, f"reads RPM payloads ({load_libarchive().__name__})"))
+    except PipelineError as exc:
+        checks.append(Check("libarchive on the host", False, exc.message, exc.hint or ""))
     return checks
 
 

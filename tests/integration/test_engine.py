@@ -21,5 +21,5 @@ def test_arm64_can_run_here(engine):
 def test_doctor_reports_every_check(engine, tmp_path):
     checks = {c.name: c for c in run_checks(engine, tmp_path)}
     for name in ("docker client", "BuildKit", "Docker engine", "host architecture", "can run linux/arm64",
-                 "free disk (cache)", "rpm on the host", "rpm2cpio on the host"):
+                 "free disk (cache)", "rpm on the host", "libarchive on the host"):
         assert name in checks and checks[name].ok, checks.get(name)

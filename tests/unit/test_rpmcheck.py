@@ -56,7 +56,7 @@ def test_elf_parsing_reads_alignments_and_needed_libraries():
     assert parse_elf(make_elf(e_type=1)) is None  # a relocatable object has no segments
 
 
-def test_the_payload_is_read_through_rpm2cpio(tmp_path):
+def test_the_payload_is_read_from_the_rpm(tmp_path):
     rpm = make_rpm(tmp_path, "good", "aarch64", make_elf(183))
     names = dict(iter_payload(rpm))
     assert set(names) == {"/usr/lib64/good.so", "/usr/share/doc/good/README"}
