@@ -74,10 +74,17 @@ write_wrapper() {   # NAME COMPILER
 }
 for name in cc gcc "$triple-gcc"; do write_wrapper "$name" "$(command -v clang)"; done
 for name in c++ g++ "$triple-g++"; do write_wrapper "$name" "$(command -v clang++)"; done
-for tool in ar ranlib nm strip objcopy objdump readelf; do
+for tool in ranlib nm strip objcopy objdump readelf; do
     ln -sf "$(command -v "llvm-$tool")" "$bin/$tool"
     ln -sf "$(command -v "llvm-$tool")" "$bin/$triple-$tool"
 done
+# ar: the host's GNU ar where there is one. An archive is the same for every
+# machine, and MySQL merges its static libraries with a thin archive and an MRI
+# script (ar cqT, ar -M), which llvm-ar (11) writes so that no ranlib can index
+# them. ranlib stays llvm-ranlib, which indexes the target's symbols.
+gnu_ar=$(command -v ar || command -v llvm-ar)
+ln -sf "$gnu_ar" "$bin/ar"
+ln -sf "$gnu_ar" "$bin/$triple-ar"
 
 # cmake: configured for the target, but not declared a cross build (CMAKE_CROSSCOMPILING
 # stays false), so that try_run checks and the programs a build makes and runs (MySQL's
@@ -131,6 +138,14 @@ printf '#include <stdio.h>\nint main(void){puts("c ok");return 0;}\n' > "$probe/
 printf '#include <iostream>\n#include <string>\nint main(){std::string s("c++ ok");std::cout<<s<<std::endl;return 0;}\n' > "$probe/p.cc"
 "$bin/cc" -O2 -o "$probe/pc" "$probe/p.c" || die "the C cross compiler cannot build a program for $rpm_arch"
 QEMU_LD_PREFIX=$sysroot "$probe/pc" >/dev/null || die "a $rpm_arch program does not run here: register QEMU in binfmt_misc (invoke doctor shows how)"
+# Static libraries merged as MySQL merges them (a thin archive, an MRI script, ranlib) still link.
+printf 'int probe_one(void){return 1;}\n' > "$probe/one.c"
+printf 'int probe_one(void);\nint main(void){return probe_one() - 1;}\n' > "$probe/main.c"
+(cd "$probe" && "$bin/cc" -c one.c && "$bin/ar" qc libone.a one.o && "$bin/ranlib" libone.a \
+    && "$bin/ar" cqT libmerged.a libone.a \
+    && printf 'create libmerged.a\naddlib libmerged.a\nsave\nend\n' | "$bin/ar" -M \
+    && "$bin/ranlib" libmerged.a && "$bin/cc" -o merged main.c -L. -lmerged) \
+    || die "a merged static library (ar -M, ranlib) does not link for $rpm_arch"
 languages=C
 # C++ needs the target's libstdc++ headers, which come with its g++ (a C-only recipe has none).
 if ls -d "$sysroot$gcc_toolchain"/usr/include/c++/* "$sysroot$gcc_toolchain"/include/c++/* >/dev/null 2>&1; then
