@@ -42,7 +42,7 @@ def invoke(env: dict[str, str], *args: str, log: Path) -> float:
 
 
 def rpmbuild_seconds(build_dir: Path, arch: str) -> float | None:
-    logs = sorted(build_dir.glob(f"**/*-{arch}/logs/rpmbuild.log"), key=lambda p: p.stat().st_mtime)
+    logs = sorted(build_dir.glob(f"**/*-{arch}/logs/rpms.log"), key=lambda p: p.stat().st_mtime)
     if not logs:
         return None
     match = re.search(r"rpmbuild finished in (\d+) s", logs[-1].read_text(errors="replace"))

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Runs in the builder's deps stage in cross mode, on the host's architecture:
-#   cross-setup.sh TARGET_ROOT RPM_ARCH TRIPLE        (env GCC_TOOLCHAIN: optional, inside the sysroot)
+#   cross-setup.sh TARGET_ROOT RPM_ARCH TRIPLE
+# Environment: GCC_TOOLCHAIN (optional: the sysroot's GCC when not under /usr),
+# CROSS_FLAGS (optional: options for every compile, from the base's cross.flags).
 # TARGET_ROOT is the target's builder image (its build requirements installed
 # under QEMU), mounted read-only. This script
 #   1. copies its libraries and headers into the sysroot /opt/mysqlbuild/sysroot,
@@ -17,6 +19,7 @@ src=$1
 rpm_arch=$2
 triple=$3
 gcc_toolchain=${GCC_TOOLCHAIN:-}
+cross_flags=${CROSS_FLAGS:-}
 top=/opt/mysqlbuild
 sysroot=$top/sysroot
 cross=$top/cross
@@ -58,11 +61,15 @@ mkdir -p "$sysroot/root"
 ln -sfn /root/rpmbuild "$sysroot/root/rpmbuild"
 echo "mysqlbuild cross-setup: sysroot $sysroot from the $rpm_arch builder ($(du -sm "$sysroot" | cut -f1) MiB, $links absolute links made relative)"
 
-# 2. The tools. The linker is lld, found by clang as $triple-ld in -B's folder.
+# 2. The tools. The linker is lld, found by clang as $triple-ld in -B's folder. It
+# writes a GNU build-id note, as the distributions' GCC has ld do (rpm files
+# /usr/lib/.build-id links by it; lld alone writes none).
 mkdir -p "$bin" "$cross/ld"
-ln -sf "$(command -v ld.lld)" "$cross/ld/$triple-ld"
-ln -sf "$(command -v ld.lld)" "$cross/ld/ld"
-flags="--target=$triple --sysroot=$sysroot -B$cross/ld"
+printf '#!/bin/sh\n# mysqlbuild: lld for %s, with a build-id as GNU ld under GCC\nexec %s --build-id=sha1 "$@"\n' \
+    "$rpm_arch" "$(command -v ld.lld)" > "$cross/ld/$triple-ld"
+chmod 0755 "$cross/ld/$triple-ld"
+ln -sf "$triple-ld" "$cross/ld/ld"
+flags="--target=$triple --sysroot=$sysroot -B$cross/ld${cross_flags:+ $cross_flags}"
 if [ -n "$gcc_toolchain" ]; then
     [ -d "$sysroot$gcc_toolchain" ] || die "GCC_TOOLCHAIN $gcc_toolchain is not in the $rpm_arch builder image"
     flags="$flags --gcc-toolchain=$sysroot$gcc_toolchain"
@@ -138,6 +145,7 @@ printf '#include <stdio.h>\nint main(void){puts("c ok");return 0;}\n' > "$probe/
 printf '#include <iostream>\n#include <string>\nint main(){std::string s("c++ ok");std::cout<<s<<std::endl;return 0;}\n' > "$probe/p.cc"
 "$bin/cc" -O2 -o "$probe/pc" "$probe/p.c" || die "the C cross compiler cannot build a program for $rpm_arch"
 QEMU_LD_PREFIX=$sysroot "$probe/pc" >/dev/null || die "a $rpm_arch program does not run here: register QEMU in binfmt_misc (invoke doctor shows how)"
+"$bin/readelf" -n "$probe/pc" | grep -q "Build ID" || die "the linker wrote no build-id note"
 # Static libraries merged as MySQL merges them (a thin archive, an MRI script, ranlib) still link.
 printf 'int probe_one(void){return 1;}\n' > "$probe/one.c"
 printf 'int probe_one(void);\nint main(void){return probe_one() - 1;}\n' > "$probe/main.c"

@@ -73,6 +73,7 @@ class Cross:
 
     requires: tuple[str, ...]
     gcc_toolchain: str = ""    # the sysroot's GCC when it is not under /usr (EL7: /opt/rh/devtoolset-10/root/usr)
+    flags: tuple[str, ...] = ()  # given to every compile, to match what the base's own GCC does
 
 
 @dataclass(frozen=True)
@@ -441,11 +442,16 @@ def _base(file: Path, name: str, data: Any) -> Base:
     cross = None
     cross_node = node.node("cross", required=False)
     if cross_node is not None:
-        cross_node.check_keys(("requires",), ("gcc_toolchain",))
+        cross_node.check_keys(("requires",), ("gcc_toolchain", "flags"))
         toolchain = cross_node.text("gcc_toolchain") if "gcc_toolchain" in cross_node.data else ""
         if toolchain and not toolchain.startswith("/"):
             cross_node.fail_at("gcc_toolchain", f"{toolchain!r} must be an absolute path inside the builder image")
-        cross = Cross(requires=cross_node.items("requires", required=True), gcc_toolchain=toolchain)
+        flags = cross_node.items("flags")
+        for index, flag in enumerate(flags):
+            if not flag.startswith("-") or " " in flag:
+                raise RecipeError(f"{file}: {cross_node.child_where('flags')}[{index}]: {flag!r} is not one "
+                                  "compiler option")
+        cross = Cross(requires=cross_node.items("requires", required=True), gcc_toolchain=toolchain, flags=flags)
     return Base(name=name, family=family, builder=node.text("builder"), runtime=node.text("runtime"),
                 build_requires=node.items("build_requires", required=True),
                 runtime_requires=node.items("runtime_requires"),

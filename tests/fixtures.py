@@ -50,3 +50,16 @@ def edit_recipe(recipe_dir: Path, edit) -> None:
     data = yaml.safe_load(path.read_text())
     edit(data)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def copy_recipe_elsewhere(src: Path, dest: Path) -> Path:
+    """A copy of a recipe in another folder, its paths to the repository's files made absolute."""
+    copy_recipe(src, dest)
+    path = dest / "recipe.yaml"
+    data = yaml.safe_load(path.read_text())
+    for item in data.get("image", {}).get("files", []):
+        item["src"] = str((src / item["src"]).resolve())
+    if "tests" in data and not (dest / data["tests"]).is_dir():
+        data["tests"] = str((src / data["tests"]).resolve())
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return dest

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures import HELLO, copy_recipe, edit_recipe
+from fixtures import HELLO, ROOT, copy_recipe, edit_recipe
 from mysqlbuild.archs import ARCHS
 from mysqlbuild.buildmode import choose_mode
 from mysqlbuild.errors import ConfigError, RecipeError
@@ -104,3 +104,21 @@ def test_the_hint_names_the_library_and_the_requirement(tmp_path):
     (t,) = load_targets(settings.with_(mode="emulate"), tmp_path, AMD)
     assert missing_library_hint(t, "ZLIB")[0] == "the library ZLIB is not in the aarch64 builder image of base debian12"
     assert "ZLIB's library and headers (its -dev or -devel package)" in missing_library_hint(t, "ZLIB")[1]
+
+
+def test_the_mysql_cross_toolchain_turns_off_fp_contraction_as_mysql_does_for_gcc(tmp_path):
+    from mysqlbuild.buildercontext import builder_dockerfile
+    from mysqlbuild.settings import Settings
+    from mysqlbuild.target import load_targets
+
+    assert CROSSABLE.cross.flags == ("-ffp-contract=off",)
+    (t,) = load_targets(Settings(base="debian11", build_dir=str(tmp_path)), ROOT, AMD)
+    assert "CROSS_FLAGS=-ffp-contract=off" in builder_dockerfile(t)
+
+
+def test_a_cross_flag_must_be_one_option(tmp_path):
+    recipe = copy_recipe(HELLO, tmp_path / "hello")
+    edit_recipe(recipe, lambda d: d["bases"]["debian12"]["cross"].update(flags=["-O2 -g"]))
+    with pytest.raises(RecipeError) as err:
+        load_recipe(str(recipe))
+    assert "bases.debian12.cross.flags[0]: '-O2 -g' is not one compiler option" in err.value.message

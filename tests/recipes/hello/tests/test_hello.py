@@ -21,3 +21,11 @@ def test_default_command_prints_the_greeting(run_container, arch):
     container = run_container()
     assert container.wait(timeout=120) == 0
     assert container.logs().strip().endswith(f"on {arch}")
+
+
+def test_the_configure_probe_and_the_generator_ran_for_the_target(image_host, arch):
+    # cmake's try_run probe and the build-time generator ran as programs of the target (natively or
+    # through QEMU), cmake knew the target's processor, and the base's zlib was linked.
+    out = image_host.check_output("hello --build-info")
+    assert out.startswith(f"configured on {arch}, generated on {arch}, cmake processor {arch}, zlib ")
+    assert out.endswith(", table ok")
