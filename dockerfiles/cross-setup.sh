@@ -61,11 +61,11 @@ mkdir -p "$sysroot/root"
 ln -sfn /root/rpmbuild "$sysroot/root/rpmbuild"
 echo "mysqlbuild cross-setup: sysroot $sysroot from the $rpm_arch builder ($(du -sm "$sysroot" | cut -f1) MiB, $links absolute links made relative)"
 
-# 2. The tools. The linker is lld, found by clang as $triple-ld in -B's folder. It
-# writes a GNU build-id note, as the distributions' GCC has ld do (rpm files
-# /usr/lib/.build-id links by it; lld alone writes none).
+# 2. The tools. The linker is lld, found by clang as $triple-ld in -B's folder. Its
+# build-id note is a 20-byte sha1 as GNU ld's under GCC (clang asks for lld's
+# 8-byte default, too short for rpm, which then files no /usr/lib/.build-id links).
 mkdir -p "$bin" "$cross/ld"
-printf '#!/bin/sh\n# mysqlbuild: lld for %s, with a build-id as GNU ld under GCC\nexec %s --build-id=sha1 "$@"\n' \
+printf '#!/bin/sh\n# mysqlbuild: lld for %s, with a build-id as GNU ld under GCC\nexec %s "$@" --build-id=sha1\n' \
     "$rpm_arch" "$(command -v ld.lld)" > "$cross/ld/$triple-ld"
 chmod 0755 "$cross/ld/$triple-ld"
 ln -sf "$triple-ld" "$cross/ld/ld"
@@ -145,7 +145,7 @@ printf '#include <stdio.h>\nint main(void){puts("c ok");return 0;}\n' > "$probe/
 printf '#include <iostream>\n#include <string>\nint main(){std::string s("c++ ok");std::cout<<s<<std::endl;return 0;}\n' > "$probe/p.cc"
 "$bin/cc" -O2 -o "$probe/pc" "$probe/p.c" || die "the C cross compiler cannot build a program for $rpm_arch"
 QEMU_LD_PREFIX=$sysroot "$probe/pc" >/dev/null || die "a $rpm_arch program does not run here: register QEMU in binfmt_misc (invoke doctor shows how)"
-"$bin/readelf" -n "$probe/pc" | grep -q "Build ID" || die "the linker wrote no build-id note"
+"$bin/readelf" -n "$probe/pc" | grep -Eq "Build ID: [0-9a-f]{40}$" || die "the linker wrote no 20-byte build-id note"
 # Static libraries merged as MySQL merges them (a thin archive, an MRI script, ranlib) still link.
 printf 'int probe_one(void){return 1;}\n' > "$probe/one.c"
 printf 'int probe_one(void);\nint main(void){return probe_one() - 1;}\n' > "$probe/main.c"

@@ -65,7 +65,9 @@ def test_an_interrupted_run_leaves_the_last_results_as_they_were(mtr_env):
     summary = mtr_env["results"] / "summary.txt"
     before = summary.read_text()
     proc = subprocess.Popen([sys.executable, "-m", "invoke", "mtr", "--selection", "slow"], cwd=ROOT, env=mtr_env["env"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            # as from a terminal: a shell starts background jobs with SIGINT ignored
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = []
     deadline = time.monotonic() + 600
     for line in proc.stdout:
