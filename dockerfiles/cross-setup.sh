@@ -61,11 +61,13 @@ mkdir -p "$sysroot/root"
 ln -sfn /root/rpmbuild "$sysroot/root/rpmbuild"
 echo "mysqlbuild cross-setup: sysroot $sysroot from the $rpm_arch builder ($(du -sm "$sysroot" | cut -f1) MiB, $links absolute links made relative)"
 
-# 2. The tools. The linker is lld, found by clang as $triple-ld in -B's folder. Its
-# build-id note is a 20-byte sha1 as GNU ld's under GCC (clang asks for lld's
-# 8-byte default, too short for rpm, which then files no /usr/lib/.build-id links).
+# 2. The tools. The linker is lld, found by clang as $triple-ld in -B's folder,
+# ending with what the distributions' GCC has GNU ld do (the last option wins):
+# a 20-byte sha1 build-id (clang asks for lld's 8-byte one, too short for rpm to
+# file /usr/lib/.build-id links by) and only the GNU symbol hash table (clang asks
+# for both; rpm then also differs: GCC-built binaries require rtld(GNU_HASH)).
 mkdir -p "$bin" "$cross/ld"
-printf '#!/bin/sh\n# mysqlbuild: lld for %s, with a build-id as GNU ld under GCC\nexec %s "$@" --build-id=sha1\n' \
+printf '#!/bin/sh\n# mysqlbuild: lld for %s, linking as GNU ld under GCC\nexec %s "$@" --build-id=sha1 --hash-style=gnu\n' \
     "$rpm_arch" "$(command -v ld.lld)" > "$cross/ld/$triple-ld"
 chmod 0755 "$cross/ld/$triple-ld"
 ln -sf "$triple-ld" "$cross/ld/ld"
@@ -146,6 +148,7 @@ printf '#include <iostream>\n#include <string>\nint main(){std::string s("c++ ok
 "$bin/cc" -O2 -o "$probe/pc" "$probe/p.c" || die "the C cross compiler cannot build a program for $rpm_arch"
 QEMU_LD_PREFIX=$sysroot "$probe/pc" >/dev/null || die "a $rpm_arch program does not run here: register QEMU in binfmt_misc (invoke doctor shows how)"
 "$bin/readelf" -n "$probe/pc" | grep -Eq "Build ID: [0-9a-f]{40}$" || die "the linker wrote no 20-byte build-id note"
+"$bin/readelf" -SW "$probe/pc" | grep -q " \.hash " && die "the linker wrote a SysV hash table beside the GNU one"
 # Static libraries merged as MySQL merges them (a thin archive, an MRI script, ranlib) still link.
 printf 'int probe_one(void){return 1;}\n' > "$probe/one.c"
 printf 'int probe_one(void);\nint main(void){return probe_one() - 1;}\n' > "$probe/main.c"
@@ -156,7 +159,8 @@ printf 'int probe_one(void);\nint main(void){return probe_one() - 1;}\n' > "$pro
     || die "a merged static library (ar -M, ranlib) does not link for $rpm_arch"
 languages=C
 # C++ needs the target's libstdc++ headers, which come with its g++ (a C-only recipe has none).
-if ls -d "$sysroot$gcc_toolchain"/usr/include/c++/* "$sysroot$gcc_toolchain"/include/c++/* >/dev/null 2>&1; then
+if ls -d "$sysroot$gcc_toolchain"/usr/include/c++/* >/dev/null 2>&1 \
+        || ls -d "$sysroot$gcc_toolchain"/include/c++/* >/dev/null 2>&1; then
     "$bin/c++" -O2 -o "$probe/pcc" "$probe/p.cc" || die "the C++ cross compiler cannot build a program for $rpm_arch against the sysroot's libstdc++"
     QEMU_LD_PREFIX=$sysroot "$probe/pcc" >/dev/null || die "a $rpm_arch C++ program does not run here (QEMU, or the sysroot's libstdc++)"
     languages="C and C++"

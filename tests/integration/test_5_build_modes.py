@@ -75,7 +75,7 @@ def test_both_hold_the_same_files_with_the_same_modes_and_dependencies(both):
     assert cross.name == emulate.name == "hello-1.0-1.aarch64.rpm"
     files = "[%{FILEMODES:octal} %{FILEUSERNAME} %{FILEGROUPNAME} %{FILENAMES}\\n]"
     # rpm names the build-id links after each binary's build-id, which differs between compilers.
-    same = lambda rows: [re.sub(r"/\.build-id/[0-9a-f]{2}/[0-9a-f]+", "/.build-id/<id>", r) for r in rows]  # noqa: E731
+    same = lambda rows: sorted(re.sub(r"/\.build-id/[0-9a-f]{2}(/[0-9a-f]+)?", "/.build-id/<id>", r) for r in rows)  # noqa: E731
     assert same(rpm_query(cross, files)) == same(rpm_query(emulate, files))
     assert any("/.build-id/" in row for row in rpm_query(cross, files)), "the cross-built binary has a build-id"
     assert rpm_query(cross, "[%{REQUIRENEVRS}\\n]") == rpm_query(emulate, "[%{REQUIRENEVRS}\\n]")
