@@ -142,7 +142,8 @@ def main() -> int:
           f"my_config.h symbols and {entries} CMakeCache entries; files in {out}")
     unexplained = [r for r in rows if not r[3]]
     for key, a, b, why in rows:
-        print(f"{'  explained' if why else 'UNEXPLAINED'}  {key}: emulate {a!r}, cross {b!r}" + (f"  ({why})" if why else ""))
+        mark = "  explained" if why else "UNEXPLAINED"
+        print(f"{mark}  {key}: emulate {a!r}, cross {b!r}" + (f"  ({why})" if why else ""))
     print(f"{len(rows)} difference(s), {len(unexplained)} unexplained")
     return 1 if unexplained else 0
 

@@ -173,7 +173,8 @@ class MtrStage(Stage):
                               f"remove it from mtr.known_failures in {t.recipe.file}")
         if not verdict.ok:
             names = ", ".join(r.label for r in verdict.unexpected[:10])
-            raise CommandError(f"{len(verdict.unexpected)} test(s) of the recipe's test suite failed on {t.label}: {names}",
+            raise CommandError(f"{len(verdict.unexpected)} test(s) of the recipe's test suite failed on {t.label}: "
+                               f"{names}",
                                command=command, exit_code=code, log_tail=stream.tail_text(30),
                                log_path=str(t.log_dir / "mtr"),
                                hint=f"each failing test's output is in {t.log_dir / 'mtr' / 'failures'}; a test "

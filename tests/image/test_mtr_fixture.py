@@ -64,7 +64,8 @@ def test_a_selection_without_unexpected_failures_passes(mtr_env):
 def test_an_interrupted_run_leaves_the_last_results_as_they_were(mtr_env):
     summary = mtr_env["results"] / "summary.txt"
     before = summary.read_text()
-    proc = subprocess.Popen([sys.executable, "-m", "invoke", "mtr", "--selection", "slow"], cwd=ROOT, env=mtr_env["env"],
+    proc = subprocess.Popen([sys.executable, "-m", "invoke", "mtr", "--selection", "slow"], cwd=ROOT,
+                            env=mtr_env["env"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
                             # as from a terminal: a shell starts background jobs with SIGINT ignored
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
@@ -82,8 +83,9 @@ def test_an_interrupted_run_leaves_the_last_results_as_they_were(mtr_env):
     assert "interrupted" in text and "Traceback" not in text
     assert summary.read_text() == before
     assert not list(summary.parent.parent.glob(".mtr*")), "no half-written results are left"
-    assert subprocess.run(["docker", "ps", "-q", "--filter", "ancestor=mysqlbuild-mtr/mysql-hostinfo:1.0-debian12-amd64"],
-                          capture_output=True, text=True).stdout.strip() == "", "the test container was removed"
+    image = "mysqlbuild-mtr/mysql-hostinfo:1.0-debian12-amd64"
+    running = subprocess.run(["docker", "ps", "-q", "--filter", f"ancestor={image}"], capture_output=True, text=True)
+    assert running.stdout.strip() == "", "the test container was removed"
 
 
 def test_a_missing_test_package_or_selection_is_one_clear_error(mtr_env, tmp_path, mariadb_recipe):

@@ -9,8 +9,8 @@ from pathlib import Path
 from fixtures import ROOT
 
 INVOKE = [sys.executable, "-m", "invoke"]
-TASKS = ["base", "build", "builder", "bundle", "clean", "doctor", "fetch", "image", "load", "mtr", "push", "rpms", "save",
-         "verify"]
+TASKS = ["base", "build", "builder", "bundle", "clean", "doctor", "fetch", "image", "load", "mtr", "push", "rpms",
+         "save", "verify"]
 
 
 def run(*args: str, env: dict | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
