@@ -22,8 +22,11 @@ def rpm_digests(folder: Path) -> dict[str, str]:
     return {p.name: sha256_file(p) for p in sorted(folder.glob("*.rpm"))}
 
 
-# How linkers and cmake say a library is not there: GNU ld, lld, and FindPackageHandleStandardArgs.
-MISSING_LIBRARY = re.compile(r"(?:cannot find|unable to find library) -l([\w.+-]+)|Could NOT find (\w+)")
+# How linkers and cmake say a library is not there: GNU ld and lld; and a cmake error raised by
+# find_package(... REQUIRED) (a plain "Could NOT find Git" is only a note about an optional package).
+MISSING_LIBRARY = re.compile(r"(?:cannot find|unable to find library) -l([\w.+-]+)|"
+                             r"CMake Error at [^\n]*FindPackageHandleStandardArgs[^\n]*\n(?:[^\n]*\n){0,2}?"
+                             r"\s*Could NOT find (\w+)")
 
 
 def missing_library(log: str) -> str | None:

@@ -85,7 +85,9 @@ def test_a_cross_section_is_validated(tmp_path):
     ("ld.lld: error: unable to find library -lzstd", "-lzstd"),
     ("/usr/bin/ld: cannot find -lzstd: No such file or directory", "-lzstd"),
     ("/usr/bin/ld: cannot find -lstdc++", "-lstdc++"),
-    ("  Could NOT find ZLIB (missing: ZLIB_LIBRARY ZLIB_INCLUDE_DIR)", "ZLIB"),
+    ("CMake Error at /usr/share/cmake-3.25/Modules/FindPackageHandleStandardArgs.cmake:230 (message):\n"
+     "  Could NOT find ZLIB (missing: ZLIB_LIBRARY ZLIB_INCLUDE_DIR)", "ZLIB"),
+    ("-- Could NOT find Git (missing: GIT_EXECUTABLE)", None),             # an optional package: a note
     ("make[2]: *** [Makefile:97: gentable] Error 1", None),
 ])
 def test_a_missing_library_is_read_from_the_log(line, name):
