@@ -1,4 +1,5 @@
-"""Stage builder: the builder image, the base with the recipe's build requirements installed."""
+"""Stage builder: the builder image, the base with the recipe's build requirements; in cross mode a stage of the
+host's architecture with the cross toolchain, reading the target's builder (made under QEMU) as its sysroot."""
 from __future__ import annotations
 
 import time
