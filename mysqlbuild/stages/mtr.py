@@ -139,7 +139,9 @@ class MtrStage(Stage):
         container = ctx.engine.run_container(mtr_image(t), command=command, environment=env,
                                              platform=t.arch.platform, detach=True,
                                              volumes={str(work): {"bind": "/mtr", "mode": "rw"}},
-                                             shm_size="1g")
+                                             # as a database host: NUMA memory policies (set_mempolicy needs
+                                             # CAP_SYS_NICE under Docker's seccomp profile)
+                                             cap_add=["SYS_NICE"], shm_size="1g")
         try:
             for chunk in container.logs(stream=True, follow=True):
                 for line in chunk.decode(errors="replace").splitlines():
