@@ -124,3 +124,27 @@ def test_a_cross_flag_must_be_one_option(tmp_path):
     with pytest.raises(RecipeError) as err:
         load_recipe(str(recipe))
     assert "bases.debian12.cross.flags[0]: '-O2 -g' is not one compiler option" in err.value.message
+
+
+def test_without_qemu_for_the_target_the_builder_stops_with_the_fix(tmp_path, monkeypatch):
+    # Unregistering QEMU from binfmt_misc would break this machine for every other test: the
+    # check's answer is replaced here, as binfmt_misc would give it on a host without QEMU.
+    import io
+
+    from mysqlbuild.engine import ClientInfo, Engine
+    from mysqlbuild.errors import EngineError
+    from mysqlbuild.pipeline import Pipeline
+    from mysqlbuild.progress import Reporter
+    from mysqlbuild.settings import Settings
+    from mysqlbuild.stages import builder
+
+    monkeypatch.setattr(builder, "arch_runnable", lambda arch: (False, f"no qemu-{arch.rpm} entry"))
+    p = Pipeline(Settings(recipe=str(HELLO), build_dir=str(tmp_path)), Reporter(io.StringIO()),
+                 engine=Engine(_client=ClientInfo("/usr/bin/docker", "20.10.24", buildx=False)))
+    (t,) = p.targets()
+    with pytest.raises(EngineError) as err:
+        builder.STAGE.run(p.ctx, t, forced=False)
+    assert "aarch64 programs cannot run on this host (no qemu-aarch64 entry), and the cross build needs them" \
+        in err.value.message
+    assert "update-binfmts --enable qemu-aarch64" in err.value.hint
+    assert not (tmp_path / "hello").exists(), "nothing was built"
