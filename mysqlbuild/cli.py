@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -34,6 +35,11 @@ def guarded(func: Callable) -> Callable:
         except KeyboardInterrupt:
             exc = Interrupted()
             raise Exit(exc.render(), code=exc.exit_code) from None
+        except BrokenPipeError:
+            # The reader went away (`invoke build --dry-run | head`): stop quietly, as other tools do.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise Exit(code=141) from None
 
     return wrapper
 

@@ -72,3 +72,14 @@ def test_several_architectures_in_one_plan():
     proc = run("build", "--dry-run", "--arch", "amd64,arm64")
     assert proc.returncode == 0, proc.stderr
     assert "(el7, amd64)" in proc.stdout and "(el7, arm64)" in proc.stdout
+
+
+def test_a_reader_that_goes_away_ends_the_plan_quietly(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MYSQLBUILD_")}
+    env["MYSQLBUILD_BUILD_DIR"] = str(tmp_path / "b")
+    proc = subprocess.Popen([*INVOKE, "build", "--dry-run", "--arch", "amd64,arm64"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()                       # as `invoke build --dry-run | head` once head has its lines
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in err and "BrokenPipeError" not in err
