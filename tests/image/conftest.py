@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fixtures import ROOT, copy_recipe, make_tarball
+from fixtures import ROOT, copy_recipe_elsewhere, edit_recipe, make_tarball
 
 MARIADB = ROOT / "tests" / "recipes" / "mariadb"
 
@@ -45,13 +45,6 @@ def debian_gosu(work: Path) -> Path:
     return tree / "usr" / "sbin" / "gosu"
 
 
-def _absolute_paths(data: dict, recipe_dir: Path) -> None:
-    """A copy of the recipe elsewhere must still find the repository's entrypoint, conf and tests."""
-    for item in data["image"]["files"]:
-        item["src"] = str((recipe_dir / item["src"]).resolve())
-    data["tests"] = str((recipe_dir / data["tests"]).resolve())
-
-
 @pytest.fixture(scope="session")
 def mariadb_recipe(tmp_path_factory) -> FixtureRecipe:
     work = tmp_path_factory.mktemp("mariadb-fixture")
@@ -70,9 +63,7 @@ def mariadb_recipe(tmp_path_factory) -> FixtureRecipe:
     if actual == download["sha256"]:
         return FixtureRecipe(MARIADB, mirror, f"gosu from {gosu}, sha256 as pinned in the recipe")
     # Debian rebuilt its gosu package: pin this binary's checksum in a copy of the recipe.
-    copy = copy_recipe(MARIADB, work / "recipe")
-    download["sha256"] = actual
-    _absolute_paths(data, MARIADB)
-    (copy / "recipe.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    copy = copy_recipe_elsewhere(MARIADB, work / "recipe")
+    edit_recipe(copy, lambda d: d["image"]["downloads"][0].update(sha256=actual))
     return FixtureRecipe(copy, mirror, f"gosu from {gosu} differs from the pinned one: "
                                        f"built from a copy of the recipe pinning sha256 {actual}")
