@@ -47,9 +47,12 @@ def parse_archs(value: str | list[str]) -> list[Arch]:
     return archs
 
 
+def arch_of_machine(machine: str) -> Arch | None:
+    """The Arch of a machine name as uname -m or `docker info` give it (None: not one we build for)."""
+    return ARCHS.get(ALIASES.get(machine, machine))
+
+
 def host_arch() -> Arch | None:
     import platform
 
-    machine = platform.machine()
-    key = ALIASES.get(machine, machine)
-    return ARCHS.get(key)
+    return arch_of_machine(platform.machine())

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Mapping
 
-from .archs import ALIASES, ARCHS, Arch, host_arch
+from .archs import Arch, arch_of_machine, host_arch
 from .errors import CommandError, EngineError, Interrupted
 from .progress import BuildStream
 
@@ -250,8 +250,7 @@ class Engine:
         """The architecture builds run on: this machine's, or the --docker-host engine's."""
         if not self.docker_host:
             return host_arch()
-        machine = self.info().get("Architecture", "")
-        return ARCHS.get(ALIASES.get(machine, machine))
+        return arch_of_machine(self.info().get("Architecture", ""))
 
     def version(self) -> dict:
         return self.sdk.version()

@@ -46,7 +46,7 @@ def selection(ctx: Context, t: Target) -> MtrSelection:
     return mtr.selections[name]
 
 
-def emulated(ctx: Context, t: Target) -> bool:
+def emulated(t: Target) -> bool:
     """The tests run in the target's architecture: under QEMU unless the host has it."""
     return t.mode.host != t.arch
 
@@ -64,7 +64,7 @@ def mtr_dockerfile(t: Target) -> str:
 def mtr_command(ctx: Context, t: Target, chosen: MtrSelection) -> list[str]:
     mtr = mtr_of(t)
     jobs = ctx.settings.jobs or os.cpu_count() or 1
-    options = [*mtr.options, *(mtr.emulated_options if emulated(ctx, t) else ()), f"--parallel={jobs}"]
+    options = [*mtr.options, *(mtr.emulated_options if emulated(t) else ()), f"--parallel={jobs}"]
     return ["mysqlbuild-mtr", *chosen.tests, "--", *options]
 
 
@@ -82,7 +82,7 @@ class MtrStage(Stage):
         if t.recipe.mtr is None:
             return [f"recipe {t.recipe.name} has no mtr section: invoke mtr cannot run"], []
         chosen = selection(ctx, t)
-        where = f"under QEMU on this {t.mode.host.rpm} host" if emulated(ctx, t) else "natively"
+        where = f"under QEMU on this {t.mode.host.rpm} host" if emulated(t) else "natively"
         lines = [f"{t.recipe.mtr.runner} in a {t.arch.platform} container ({where}) from "
                  f"{t.base.runtime_image(t.arch.docker)} + {', '.join(t.recipe.mtr.packages)}",
                  f"selection {chosen.name}: {chosen.description}; suites {', '.join(chosen.suites) or '(none)'}, "
@@ -164,9 +164,9 @@ class MtrStage(Stage):
                                log_tail=stream.tail_text(40), log_path=str(stream.log_path),
                                hint="read the log: a test name or suite that does not exist, or a server that "
                                     "did not start (the log of the first server is under the test's var/log)")
-        verdict = mtrreport.judge(reader.runs, mtr.known_failures, emulated(ctx, t))
+        verdict = mtrreport.judge(reader.runs, mtr.known_failures, emulated(t))
         self._write_results(t, work, verdict, chosen, seconds)
-        where = "under QEMU" if emulated(ctx, t) else "natively"
+        where = "under QEMU" if emulated(t) else "natively"
         ctx.reporter.note(f"mtr {chosen.name}, {t.arch.rpm} {where}: {verdict.summary()} in {seconds / 60:.1f} min")
         for run in verdict.known_failed:
             ctx.reporter.note(f"  known failure {run.label}: {run.known.reason}")
