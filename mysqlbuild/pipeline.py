@@ -84,6 +84,7 @@ class Pipeline:
     root: Path = ROOT
     engine: Engine | None = None
     _keys: dict[tuple[str, str], str] = field(default_factory=dict)
+    _inputs: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.engine is None:
@@ -97,8 +98,9 @@ class Pipeline:
     def key(self, stage: str, t: Target) -> str:
         cache_key = (stage, t.label)
         if cache_key not in self._keys:
+            self._inputs[cache_key] = BY_NAME[stage].inputs(self.ctx, t)
             upstream = {name: self.key(name, t) for name in UPSTREAM[stage]}
-            self._keys[cache_key] = digest_json({"stage": stage, "inputs": BY_NAME[stage].inputs(self.ctx, t),
+            self._keys[cache_key] = digest_json({"stage": stage, "inputs": self._inputs[cache_key],
                                                  "upstream": upstream})
         return self._keys[cache_key]
 
@@ -112,7 +114,7 @@ class Pipeline:
         if only:
             wanted = [s for s in wanted if s in only]
         result = []
-        self._keys = {}  # inputs are read afresh for every plan
+        self._keys, self._inputs = {}, {}  # inputs are read afresh for every plan
         for t in self.targets():
             state = State(t.state_path)
             stages = []
@@ -127,7 +129,7 @@ class Pipeline:
                     current, reason = False, "inputs changed"
                 else:
                     current, reason = self.output_current(name, t, record)
-                stages.append(StagePlan(name, key, stage.inputs(self.ctx, t), summary, commands, current, reason,
+                stages.append(StagePlan(name, key, self._inputs[(name, t.label)], summary, commands, current, reason,
                                         forced=name in forced))
             result.append((t, stages))
         return result
