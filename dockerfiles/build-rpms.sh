@@ -5,9 +5,9 @@
 # NODEPS=1 on bases whose libraries are not in the RPM database (apt family),
 # SOURCE_DATE_EPOCH for reproducible payloads, NO_CCACHE=1 to compile
 # everything afresh (benchmarks).
-# In a cross builder (/opt/mysqlbuild/cross/env, written by cross-setup.sh) the
-# compilers and binutils on PATH are those for the target, and rpmbuild builds
-# for it (--target) with the target-aware strip, objcopy and objdump.
+# MYSQLBUILD_TOOLCHAIN (cross mode): where the host toolchain is mounted, and
+# MYSQLBUILD_TRIPLE the target's triple (toolchain-setup.sh makes the compilers).
+# MYSQLBUILD_CODEGEN_FLAGS: the recipe's code generation flags, proven first.
 # The whole rpmbuild output goes to /var/log/mysqlbuild/rpmbuild.log (a cache
 # mount, so it survives a failure); stdout carries only progress and errors,
 # because BuildKit clips each step's output at 2 MiB.
@@ -30,15 +30,37 @@ jobs=${JOBS:-0}
 echo "mysqlbuild: rpmbuild of $spec with $jobs parallel jobs ($cpus CPUs, $(( mem_kb / 1024 )) MiB memory)"
 
 extra=()
-cross_env=/opt/mysqlbuild/cross/env
-if [ -f "$cross_env" ]; then
+if [ -n "${MYSQLBUILD_TOOLCHAIN:-}" ]; then
+    # Cross mode: the host toolchain is mounted here; cc, gcc, c++ and g++ become its clang, with this
+    # base's GCC runtime. Everything else stays the base's own.
+    sh /usr/local/libexec/mysqlbuild/toolchain-setup.sh "$MYSQLBUILD_TOOLCHAIN" "$MYSQLBUILD_TRIPLE" \
+        /opt/mysqlbuild/target || exit 1
     # shellcheck source=/dev/null
-    . "$cross_env"
-    bin=$MYSQLBUILD_CROSS_BIN
-    extra+=(--target "$MYSQLBUILD_CROSS_ARCH"
-            --define "__strip $bin/strip" --define "__objcopy $bin/objcopy" --define "__objdump $bin/objdump"
-            --define "__nm $bin/nm" --define "__ar $bin/ar" --define "__ranlib $bin/ranlib")
-    echo "mysqlbuild: cross build for $MYSQLBUILD_CROSS_ARCH on $(uname -m): $(cc --version | head -n 1), sysroot $MYSQLBUILD_SYSROOT"
+    . /opt/mysqlbuild/target/env
+fi
+
+# The recipe's code generation (atomics, target CPU), which the spec adds to its flags through
+# %{mysqlbuild_codegen_flags}: proven with this build's compiler before anything compiles, in every mode.
+# Without the host toolchain, the compiler is the newest GCC of the base (EL7: devtoolset-10's, which
+# the spec enables), as toolchain-setup.sh chooses the GCC runtime.
+if [ -n "${MYSQLBUILD_CODEGEN_FLAGS:-}" ]; then
+    probe_cc=${CC:-}
+    if [ -z "$probe_cc" ]; then
+        probe_cc=$(for cc in /opt/rh/*/root/usr/bin/gcc "$(command -v gcc)"; do
+                       [ -x "$cc" ] && printf '%s %s\n' "$("$cc" -dumpfullversion -dumpversion 2>/dev/null | head -n 1)" "$cc"
+                   done | sort -V | tail -n 1 | cut -d' ' -f2-)
+    fi
+    probe=$(mktemp -d)
+    printf '#include <stdatomic.h>\natomic_long n;\nint main(void){return (int)atomic_fetch_add(&n, 1);}\n' > "$probe/a.c"
+    # shellcheck disable=SC2086  # the flags are words
+    if ! "${probe_cc:-gcc}" -O2 $MYSQLBUILD_CODEGEN_FLAGS -o "$probe/a" "$probe/a.c" > "$probe/log" 2>&1 || ! "$probe/a"; then
+        echo "mysqlbuild: the compiler of this build ($("${probe_cc:-gcc}" --version | head -n 1)) cannot build and run an atomic counter with the recipe's code generation flags: $MYSQLBUILD_CODEGEN_FLAGS"
+        sed 's/^/mysqlbuild| /' "$probe/log"
+        echo "mysqlbuild: run-time dispatch of atomics (-moutline-atomics) needs GCC 10 or newer, or its libgcc (EL7: devtoolset-10), or set codegen.atomics: llsc in the recipe"
+        exit 1
+    fi
+    rm -rf "$probe"
+    echo "mysqlbuild: code generation $MYSQLBUILD_CODEGEN_FLAGS: an atomic counter builds and runs"
 fi
 
 for dir in /usr/lib64/ccache /usr/lib/ccache; do

@@ -1,13 +1,13 @@
 """How a target is compiled on this host: native, cross or emulate, and why.
 
     native   the host runs the target's architecture: nothing is emulated
-    cross    the compiler runs on the host's architecture and writes the target's code; the target's
-             builder image, made under QEMU, is its sysroot; programs the build runs go through QEMU
-    emulate  everything (cmake, make, rpmbuild) runs in the target's architecture under QEMU: 10 to 15
-             times slower; the reference that cross is checked against
+    cross    the compiler is the host toolchain's (toolchain.py: clang, lld, llvm, the same for every base),
+             running natively inside the target's own builder container; make, cmake, rpmbuild and the
+             programs the build runs are the base's own, under QEMU
+    emulate  everything runs in the target's architecture under QEMU: 10 to 15 times slower
 
-`auto` is native when the architectures match, cross when the base declares a cross toolchain
-(recipe.yaml: bases.<name>.cross), emulate otherwise.
+`auto` is native when the architectures match, cross for a foreign one, and emulate only where no host
+toolchain exists for this host's architecture.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .archs import Arch
 from .errors import ConfigError
-from .recipe import Base
+from .toolchain import Toolchain, toolchain_for
 
 
 @dataclass(frozen=True)
@@ -23,13 +23,14 @@ class BuildMode:
     name: str        # native, cross or emulate
     host: Arch       # the architecture the compiler runs on
     reason: str
+    toolchain: Toolchain | None = None     # cross mode's host toolchain
 
     @property
     def cross(self) -> bool:
         return self.name == "cross"
 
 
-def choose_mode(requested: str, target: Arch, host: Arch, base: Base) -> BuildMode:
+def choose_mode(requested: str, target: Arch, host: Arch, toolchain: str) -> BuildMode:
     """The mode of one target; a mode that cannot work here is refused with the reason and the fix."""
     if target == host:
         why = {"auto": "", "native": ""}.get(requested, f" (--mode {requested} asked: there is nothing to "
@@ -41,13 +42,12 @@ def choose_mode(requested: str, target: Arch, host: Arch, base: Base) -> BuildMo
                           f"{target.rpm} machine (--docker-host, --builder)")
     if requested == "emulate":
         return BuildMode("emulate", host, f"asked for: {target.rpm} under QEMU on this {host.rpm} host")
-    if base.cross is None:
+    tc = toolchain_for(toolchain, host)
+    if tc is None:
         if requested == "cross":
-            raise ConfigError(f"--mode cross: base {base.name} declares no cross toolchain",
-                              f"add `cross: {{requires: [...]}}` to bases.{base.name} in recipe.yaml (the "
-                              "host-arch packages of clang, lld and llvm), or use --mode emulate")
-        return BuildMode("emulate", host, f"base {base.name} declares no cross toolchain "
-                                          f"(recipe.yaml bases.{base.name}.cross): {target.rpm} under QEMU")
-    asked = "asked for" if requested == "cross" else f"base {base.name} declares a cross toolchain"
-    return BuildMode("cross", host, f"{asked}: the compiler runs on {host.rpm}, the sysroot is the "
-                                    f"{target.rpm} builder image, only programs the build runs use QEMU")
+            raise ConfigError(f"--mode cross: there is no host toolchain for {host.rpm} hosts",
+                              "use --mode emulate, or build on an x86_64 or aarch64 host")
+        return BuildMode("emulate", host, f"no host toolchain for {host.rpm} hosts: {target.rpm} under QEMU")
+    asked = "asked for" if requested == "cross" else f"{target.rpm} target on this {host.rpm} host"
+    return BuildMode("cross", host, f"{asked}: {tc.name} runs natively in the {target.rpm} builder; "
+                                    "make, cmake and rpmbuild are the base's own, under QEMU", tc)

@@ -14,7 +14,7 @@ from .doctor import format_checks, mode_checks, run_checks
 from .errors import ConfigError, Interrupted, PipelineError
 from .pipeline import Pipeline
 from .progress import make_reporter
-from .recipe import Debootstrap
+from .recipe import DEBIAN_MIRROR, Debootstrap
 from .settings import resolve
 from .sources import cache_path
 from .stages.rpms import rpm_digests
@@ -100,7 +100,7 @@ def make_base(ctx: Any, rootfs: str | None, debootstrap: str | None, tag: str | 
         if rootfs:
             image_id = baseimage.from_rootfs(pipeline.engine, reporter, Path(rootfs), tag, arch, work)
         else:
-            spec = Debootstrap(suite=debootstrap, mirror=mirror_url or "http://deb.debian.org/debian",
+            spec = Debootstrap(suite=debootstrap, mirror=mirror_url or DEBIAN_MIRROR,
                                variant=variant, include=tuple(filter(None, (include or "").split(","))))
             image_id = baseimage.debootstrap(pipeline.engine, reporter, spec, tag, arch, work)
         print(f"{tag}: {image_id} ({arch.docker})")

@@ -9,6 +9,7 @@ from typing import Callable
 from .archs import ARCHS, Arch, host_arch
 from .engine import Engine, find_client
 from .errors import PipelineError
+from .toolchain import toolchain_for
 
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
 NEEDED_FREE_GIB = 20  # a MySQL build: ~5 GB tree, ccache, builder and runtime images, archives
@@ -123,7 +124,17 @@ def mode_checks(load_targets: Callable[[], list]) -> list[Check]:
         targets = load_targets()
     except PipelineError as exc:
         return [Check("build mode", False, exc.message, exc.hint or "")]
-    return [Check(f"build mode of {t.label}", True, f"{t.mode.name}: {t.mode.reason}") for t in targets]
+    checks = []
+    for t in targets:
+        detail = f"{t.mode.name}: {t.mode.reason}{t.expected_time}"
+        if t.mode.name == "emulate":
+            # Emulation works, but takes hours for a real compile: a warning, with the way out when there is one.
+            fix = ("--mode auto (or cross) compiles with the host toolchain instead"
+                   if toolchain_for(t.settings.toolchain, t.mode.host) else "")
+            checks.append(Check(f"build mode of {t.label}", False, detail, fix, required=False))
+        else:
+            checks.append(Check(f"build mode of {t.label}", True, detail))
+    return checks
 
 
 def format_checks(checks: list[Check]) -> str:

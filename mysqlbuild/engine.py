@@ -337,6 +337,11 @@ class Engine:
         except docker.errors.APIError as exc:
             raise EngineError(f"cannot start a container of {image}: {exc.explanation or exc}") from None
 
+    def read_file(self, image: str, path: str) -> str:
+        """The text of one file in an image (a container that prints it and goes)."""
+        out = self.run_container(image, command=["cat", path], entrypoint=[], detach=False, remove=True)
+        return out.decode(errors="replace") if isinstance(out, bytes) else str(out)
+
 
 def split_ref(ref: str) -> tuple[str, str]:
     """'host:5000/a/b:tag' -> ('host:5000/a/b', 'tag'); no tag means 'latest'."""

@@ -1,8 +1,8 @@
 """The stage graph, the plan (what runs and why), each target's state and lock, and the loop that runs the plan.
 
     base ─► builder ─► rpms ─► image ─► verify
-    fetch ───────────►  ┘ │       └───► save
-                          └► mtr   (only when asked for: invoke mtr)
+    fetch ───────────►  ┤ │       └───► save
+    toolchain ───────►  ┘ └► mtr   (toolchain: cross mode only; mtr: only when asked for, invoke mtr)
 
 What a stage takes, does and checks lives in its own module under stages/.
 A stage's key is the sha256 of its inputs and its upstream stages' keys
@@ -99,7 +99,7 @@ class Pipeline:
         cache_key = (stage, t.label)
         if cache_key not in self._keys:
             self._inputs[cache_key] = BY_NAME[stage].inputs(self.ctx, t)
-            upstream = {name: self.key(name, t) for name in UPSTREAM[stage]}
+            upstream = {name: self.key(name, t) for name in UPSTREAM[stage] if BY_NAME[name].applies(t)}
             self._keys[cache_key] = digest_json({"stage": stage, "inputs": self._inputs[cache_key],
                                                  "upstream": upstream})
         return self._keys[cache_key]
@@ -120,6 +120,8 @@ class Pipeline:
             stages = []
             for name in wanted:
                 stage = BY_NAME[name]
+                if not stage.applies(t):
+                    continue
                 key = self.key(name, t)
                 summary, commands = stage.describe(self.ctx, t)
                 record = state.get(name)
@@ -138,7 +140,7 @@ class Pipeline:
         lines = []
         for t, stages in plan:
             lines.append(f"plan for {t.label}: rpm arch {t.arch.rpm}, platform {t.arch.platform}")
-            lines.append(f"  mode {t.mode.name}: {t.mode.reason}")
+            lines.append(f"  mode {t.mode.name}: {t.mode.reason}{t.expected_time}")
             for sp in stages:
                 status = "run " if sp.will_run else "skip"
                 why = "forced" if sp.forced else sp.reason

@@ -23,6 +23,8 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 FAMILIES = ("apt", "yum", "dnf")
 URL_SCHEMES = ("http://", "https://", "file://")
 PATCH_KINDS = ("portability", "bugfix", "backport", "feature", "packaging", "security")
+ATOMICS = ("dispatch", "lse", "llsc")
+DEBIAN_MIRROR = "http://deb.debian.org/debian"     # debootstrap's mirror where a recipe names none
 
 
 @dataclass(frozen=True)
@@ -68,12 +70,22 @@ class Debootstrap:
 
 
 @dataclass(frozen=True)
-class Cross:
-    """How a base cross-compiles: the host-arch packages of the compiler, linker and binutils."""
+class Codegen:
+    """Code generation, the same in every build mode: the spec adds flags() to its own compiler flags."""
 
-    requires: tuple[str, ...]
-    gcc_toolchain: str = ""    # the sysroot's GCC when it is not under /usr (EL7: /opt/rh/devtoolset-10/root/usr)
-    flags: tuple[str, ...] = ()  # given to every compile, to match what the base's own GCC does
+    atomics: str = "dispatch"  # aarch64: dispatch (LSE or LL/SC chosen at run time: outline atomics), lse, llsc
+    march: str = ""            # aarch64 -march (empty: the compiler's default, armv8-a)
+    flags_all: tuple[str, ...] = ()   # options for every architecture and compiler (recipe.yaml codegen.flags)
+
+    def flags(self, rpm_arch: str, atomics: str = "") -> tuple[str, ...]:
+        """The compiler options for `rpm_arch`; `atomics` overrides the recipe's choice."""
+        if rpm_arch != "aarch64":
+            return self.flags_all
+        atomics = atomics or self.atomics
+        if atomics == "lse":
+            return self.flags_all + (f"-march={self.march or 'armv8-a'}+lse",)
+        march = (f"-march={self.march}",) if self.march else ()
+        return self.flags_all + march + ("-moutline-atomics" if atomics == "dispatch" else "-mno-outline-atomics",)
 
 
 @dataclass(frozen=True)
@@ -86,7 +98,6 @@ class Base:
     runtime_requires: tuple[str, ...]
     setup: tuple[str, ...]
     debootstrap: Debootstrap | None
-    cross: Cross | None = None
 
     def builder_image(self, arch: str) -> str:
         return self.builder.replace("{arch}", arch)
@@ -187,6 +198,8 @@ class Recipe:
     image: Image
     tests: Path | None
     mtr: Mtr | None = None
+    codegen: Codegen = Codegen()
+    measured: dict[str, str] = field(default_factory=dict, hash=False)   # mode -> the rpms stage's measured time
 
     @property
     def file(self) -> Path:
@@ -423,7 +436,7 @@ def _version(recipe_dir: Path, file: Path, name: str, data: Any) -> Version:
 def _base(file: Path, name: str, data: Any) -> Base:
     node = _Node(data, f"bases.{name}", file)
     node.check_keys(("family", "builder", "runtime", "build_requires"),
-                    ("runtime_requires", "setup", "debootstrap", "cross"))
+                    ("runtime_requires", "setup", "debootstrap"))
     family = node.text("family")
     if family not in FAMILIES:
         node.fail_at("family", f"{family!r} is not a package family",
@@ -436,26 +449,13 @@ def _base(file: Path, name: str, data: Any) -> Base:
                          "make other bases with `invoke base --rootfs` from a root filesystem")
         boot_node.check_keys(("suite",), ("mirror", "variant", "include"))
         boot = Debootstrap(suite=boot_node.text("suite"),
-                           mirror=boot_node.text("mirror", "http://deb.debian.org/debian"),
+                           mirror=boot_node.text("mirror", DEBIAN_MIRROR),
                            variant=boot_node.text("variant", "minbase"),
                            include=boot_node.items("include"))
-    cross = None
-    cross_node = node.node("cross", required=False)
-    if cross_node is not None:
-        cross_node.check_keys(("requires",), ("gcc_toolchain", "flags"))
-        toolchain = cross_node.text("gcc_toolchain") if "gcc_toolchain" in cross_node.data else ""
-        if toolchain and not toolchain.startswith("/"):
-            cross_node.fail_at("gcc_toolchain", f"{toolchain!r} must be an absolute path inside the builder image")
-        flags = cross_node.items("flags")
-        for index, flag in enumerate(flags):
-            if not flag.startswith("-") or " " in flag:
-                raise RecipeError(f"{file}: {cross_node.child_where('flags')}[{index}]: {flag!r} is not one "
-                                  "compiler option")
-        cross = Cross(requires=cross_node.items("requires", required=True), gcc_toolchain=toolchain, flags=flags)
     return Base(name=name, family=family, builder=node.text("builder"), runtime=node.text("runtime"),
                 build_requires=node.items("build_requires", required=True),
                 runtime_requires=node.items("runtime_requires"),
-                setup=node.items("setup"), debootstrap=boot, cross=cross)
+                setup=node.items("setup"), debootstrap=boot)
 
 
 def _image(recipe_dir: Path, file: Path, node: _Node, default_name: str) -> Image:
@@ -527,7 +527,36 @@ def _rpm(file: Path, node: _Node | None) -> RpmOptions:
 
 
 RECIPE_KEYS_REQUIRED = ("name", "default_version", "default_base", "spec", "versions", "bases")
-RECIPE_KEYS_OPTIONAL = ("summary", "rpm", "image", "tests", "mtr")
+RECIPE_KEYS_OPTIONAL = ("summary", "rpm", "image", "tests", "mtr", "codegen", "measured")
+MODE_NAMES = ("native", "cross", "emulate")
+
+
+def _codegen(node: _Node | None) -> Codegen:
+    if node is None:
+        return Codegen()
+    node.check_keys((), ("atomics", "march", "flags"))
+    atomics = node.text("atomics", "dispatch")
+    if atomics not in ATOMICS:
+        node.fail_at("atomics", f"{atomics!r} is not one of {', '.join(ATOMICS)}",
+                     "dispatch: LSE where the CPU has it, chosen at run time; lse: ARMv8.1 and later only; "
+                     "llsc: load/store-exclusive loops only")
+    march = node.text("march") if "march" in node.data else ""
+    if march and not re.match(r"^armv8(\.[0-9])?-a(\+[a-z0-9]+)*$", march):
+        node.fail_at("march", f"{march!r} is not an aarch64 -march value", "e.g. armv8-a, armv8.2-a")
+    flags = node.items("flags")
+    for index, flag in enumerate(flags):
+        if not flag.startswith("-") or " " in flag:
+            raise RecipeError(f"{node.file}: {node.child_where('flags')}[{index}]: {flag!r} is not one compiler option")
+    return Codegen(atomics=atomics, march=march, flags_all=flags)
+
+
+def _measured(node: _Node | None) -> dict[str, str]:
+    if node is None:
+        return {}
+    for key in node.data:
+        if key not in MODE_NAMES:
+            node.fail_at(str(key), f"{key!r} is not a build mode", f"modes: {', '.join(MODE_NAMES)}")
+    return {str(key): node.text(str(key)) for key in node.data}
 
 
 def _mtr(file: Path, node: _Node | None) -> Mtr | None:
@@ -643,7 +672,9 @@ def load_recipe(name_or_path: str | Path, recipes_dir: Path | None = None) -> Re
         default_version=default_version, default_base=default_base,
         versions=versions, bases=bases, rpm=rpm,
         image=_image(recipe_dir, file, image_node, name), tests=tests,
-        mtr=_mtr(file, root.node("mtr", required=False)))
+        mtr=_mtr(file, root.node("mtr", required=False)),
+        codegen=_codegen(root.node("codegen", required=False)),
+        measured=_measured(root.node("measured", required=False)))
 
 
 def _check_when(file: Path, versions: dict[str, Version], rpm: RpmOptions) -> None:

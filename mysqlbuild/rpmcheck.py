@@ -7,7 +7,10 @@ their headers, digests and payloads, and the checks on every ELF file of the pay
   has LOAD segments aligned to at least 64 KiB: Kylin V10 and other ARM
   distributions run 64K-page kernels, which refuse smaller alignments;
 - no ELF file needs a forbidden library (jemalloc and tcmalloc built on 4K
-  hosts abort on 64K-page kernels with "Unsupported system page size").
+  hosts abort on 64K-page kernels with "Unsupported system page size");
+- on aarch64, how each ELF file does atomic operations (atomics.py): run-time
+  LSE dispatch, LSE only, or load/store-exclusive loops only; when the recipe
+  asks for dispatch, a file with LL/SC loops only fails the check.
 
 Libraries weighed (bench/bench_rpmcheck.py: 256 MiB of payload, median of 5, peak = ru_maxrss):
 - payload: libarchive-c, adopted: 202 MiB/s, peak 21.3 MiB vs 166 MiB/s, 18.8 MiB for rpm2cpio and
@@ -23,10 +26,11 @@ import mmap
 import struct
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
+from . import atomics as elf_atomics
 from .archs import Arch
 from .errors import CheckError, EngineError
 
@@ -44,6 +48,7 @@ class RpmInfo:
     version: str
     release: str
     arch: str
+    atomics: tuple[tuple[str, elf_atomics.Atomics], ...] = ()    # aarch64 ELF files that do atomics
 
     @property
     def evr(self) -> str:
@@ -218,14 +223,15 @@ def _needed(data: bytes, end: str, ent: str, dynamic, loads) -> tuple[str, ...]:
     return tuple(out)
 
 
-def check_payload(path: Path, arch: Arch, *, check_align: bool, forbid_libs: tuple[str, ...]) -> int:
-    """Check every ELF file of one RPM; returns how many ELF files were checked."""
-    checked = 0
+def check_payload(path: Path, arch: Arch, *, check_align: bool, forbid_libs: tuple[str, ...],
+                  atomics: str = "") -> tuple[tuple[str, elf_atomics.Atomics], ...]:
+    """Check every ELF file of one RPM; returns, when `atomics` names what the recipe asks for (aarch64),
+    how each ELF file that does atomic operations does them."""
+    found = []
     for name, data in iter_payload(path, only_elf=True):
         info = parse_elf(data)
         if info is None:
             continue
-        checked += 1
         if info.machine != arch.elf_machine:
             raise CheckError(f"{path.name}: {name} is an ELF file for machine {info.machine}, "
                              f"not {arch.rpm} ({arch.elf_machine})",
@@ -243,11 +249,23 @@ def check_payload(path: Path, arch: Arch, *, check_align: bool, forbid_libs: tup
                     raise CheckError(
                         f"{path.name}: {name} needs {lib}, which this recipe forbids",
                         "jemalloc and tcmalloc built on 4K-page hosts abort on 64K-page kernels; build without them")
-    return checked
+        if atomics and arch.rpm == "aarch64":
+            result = elf_atomics.classify(data)
+            if result.kind == "none":
+                continue
+            if atomics == "dispatch" and result.kind == "llsc":
+                raise CheckError(
+                    f"{path.name}: {name} {result.describe()}, but the recipe asks for run-time dispatch "
+                    "(codegen.atomics: dispatch)",
+                    "its compiler ignored -moutline-atomics: check that the spec adds %{mysqlbuild_codegen_flags} "
+                    "to every compile (CFLAGS and CXXFLAGS), and that the compiler knows the option "
+                    "(GCC 10 or newer, clang 16 or newer)")
+            found.append((name, result))
+    return tuple(found)
 
 
 def check_rpms(rpms: list[Path], arch: Arch, *, check_align: bool = True,
-               forbid_libs: tuple[str, ...] = ()) -> list[RpmInfo]:
+               forbid_libs: tuple[str, ...] = (), atomics: str = "") -> list[RpmInfo]:
     if not rpms:
         raise CheckError("the build produced no RPM", "read the rpmbuild log: the spec may build no package")
     infos = []
@@ -257,6 +275,6 @@ def check_rpms(rpms: list[Path], arch: Arch, *, check_align: bool = True,
             raise CheckError(f"{path.name}: its header says architecture {info.arch}, but the target is {arch.rpm}",
                              "the builder ran for another architecture; check --arch and the builder's base image")
         check_digests(path)
-        check_payload(path, arch, check_align=check_align, forbid_libs=forbid_libs)
-        infos.append(info)
+        found = check_payload(path, arch, check_align=check_align, forbid_libs=forbid_libs, atomics=atomics)
+        infos.append(replace(info, atomics=found))
     return infos

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ConfigError
+from .recipe import ATOMICS
 
 ENV_PREFIX = "MYSQLBUILD_"
 MODES = ("auto", "native", "cross", "emulate")
@@ -23,6 +24,8 @@ class Settings:
     base: str = ""               # empty: the recipe's default_base
     jobs: int = 0                # 0: as many as CPUs and memory allow (2 GB per job)
     mode: str = "auto"           # auto, native, cross or emulate (buildmode.py)
+    toolchain: str = "clang-16"  # cross mode's host toolchain: clang-<version> from Debian 12 (toolchain.py)
+    atomics: str = ""            # aarch64 atomics: dispatch, lse or llsc (empty: the recipe's codegen.atomics)
     ccache: bool = True          # keep compiler output between builds (off: every compile from scratch)
     rpm_with: str = ""           # rpm conditionals to switch on, comma list
     rpm_without: str = ""        # rpm conditionals to switch off, comma list
@@ -115,6 +118,10 @@ def resolve(config: Mapping[str, Any] | None = None, environ: Mapping[str, str] 
     if settings.mode not in MODES:
         raise ConfigError(f"mode must be one of {', '.join(MODES)}, found {settings.mode!r}",
                           "auto picks native, cross or emulate per target; see `invoke build --dry-run`")
+    if settings.atomics and settings.atomics not in ATOMICS:
+        raise ConfigError(f"atomics must be one of {', '.join(ATOMICS)}, found {settings.atomics!r}",
+                          "dispatch: LSE where the CPU has it, chosen at run time (the default); lse: ARMv8.1 "
+                          "and later only; llsc: load/store-exclusive loops only")
     if settings.progress not in ("auto", "tty", "plain"):
         raise ConfigError(f"progress must be auto, tty or plain, found {settings.progress!r}")
     if settings.mirror and not settings.mirror.startswith(("http://", "https://", "file://")):

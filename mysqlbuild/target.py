@@ -9,6 +9,7 @@ from .buildmode import BuildMode, choose_mode
 from .errors import ConfigError
 from .recipe import Base, Recipe, Version, load_recipe
 from .settings import Settings
+from .toolchain import Toolchain
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,29 @@ class Target:
 
     @property
     def builder_tag(self) -> str:
-        """The builder image: in cross mode it runs on the host's architecture, so it has a name of its own."""
-        suffix = "-cross" if self.mode.cross else ""
-        return (f"mysqlbuild-builder/{self.recipe.name}:{self.version.version}-{self.base.name}-"
-                f"{self.arch.docker}{suffix}")
+        """The builder image: the base and its build requirements, the same in every mode."""
+        return f"mysqlbuild-builder/{self.recipe.name}:{self.version.version}-{self.base.name}-{self.arch.docker}"
+
+    @property
+    def expected_time(self) -> str:
+        """The rpms stage's measured duration in this mode, as the recipe records it (empty when it does not)."""
+        figure = self.recipe.measured.get(self.mode.name)
+        return f"; the rpms stage took {figure} here (recipe.yaml measured.{self.mode.name})" if figure else ""
+
+    @property
+    def toolchain(self) -> Toolchain | None:
+        """Cross mode's host toolchain; None in the other modes."""
+        return self.mode.toolchain
+
+    @property
+    def atomics(self) -> str:
+        """How aarch64 code does atomic operations: the setting, else the recipe's codegen.atomics."""
+        return self.settings.atomics or self.recipe.codegen.atomics
+
+    @property
+    def codegen_flags(self) -> tuple[str, ...]:
+        """The recipe's code generation for this architecture (none for x86_64)."""
+        return self.recipe.codegen.flags(self.arch.rpm, self.settings.atomics)
 
     @property
     def archive_path(self) -> Path:
@@ -83,14 +103,11 @@ class Target:
 
     @property
     def local_bases(self) -> list[tuple[str, Arch]]:
-        """Base images this pipeline makes itself (debootstrap): builder and runtime, and in cross mode the
-        builder of the host's architecture, in which the compiler runs."""
+        """Base images this pipeline makes itself (debootstrap): builder and runtime, of the target's arch."""
         if self.base.debootstrap is None:
             return []
         refs = [(self.base.builder_image(self.arch.docker), self.arch),
                 (self.base.runtime_image(self.arch.docker), self.arch)]
-        if self.mode.cross:
-            refs.append((self.base.builder_image(self.mode.host.docker), self.mode.host))
         return list(dict.fromkeys(refs))
 
 
@@ -109,5 +126,6 @@ def load_targets(settings: Settings, root: Path, host: Arch | None = None) -> li
         for name in filter(None, (n.strip() for n in text.split(","))):
             overrides[name] = value
     conds = tuple(sorted(recipe.conditionals(overrides).items()))
-    return [Target(recipe, version, base, arch, settings, root, conds, choose_mode(settings.mode, arch, host, base))
+    return [Target(recipe, version, base, arch, settings, root, conds,
+                   choose_mode(settings.mode, arch, host, settings.toolchain))
             for arch in parse_archs(settings.arch)]

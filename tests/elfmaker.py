@@ -6,9 +6,13 @@ import struct
 DT_NULL, DT_NEEDED, DT_STRTAB = 0, 1, 5
 
 
+SHT_PROGBITS, SHF_ALLOC, SHF_EXECINSTR = 1, 0x2, 0x4
+
+
 def make_elf(machine: int = 183, aligns: tuple[int, ...] = (0x10000,), needed: tuple[str, ...] = (),
-             e_type: int = 3) -> bytes:
-    """A 64-bit little-endian ELF with one LOAD per alignment and a DYNAMIC segment naming `needed`."""
+             e_type: int = 3, text: bytes = b"", rodata: bytes = b"") -> bytes:
+    """A 64-bit little-endian ELF with one LOAD per alignment and a DYNAMIC segment naming `needed`; with
+    `text` or `rodata`, also section headers for an executable .text and a data-only .rodata holding them."""
     phnum = len(aligns) + 1
     phoff, phentsize = 64, 56
     strtab = b"\0" + b"".join(name.encode() + b"\0" for name in needed)
@@ -31,4 +35,15 @@ def make_elf(machine: int = 183, aligns: tuple[int, ...] = (0x10000,), needed: t
     phdrs += struct.pack("<IIQQQQQQ", 2, 6, dyn_off, dyn_off, dyn_off, len(dynamic), len(dynamic), 8)
     body = header + phdrs + strtab
     body += b"\0" * (dyn_off - len(body))
-    return body + dynamic
+    body += dynamic
+    if not (text or rodata):
+        return body
+    sections = [struct.pack("<IIQQQQIIQQ", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)]
+    for content, flags in ((text, SHF_ALLOC | SHF_EXECINSTR), (rodata, SHF_ALLOC)):
+        body += b"\0" * (-len(body) % 8)
+        sections.append(struct.pack("<IIQQQQIIQQ", 0, SHT_PROGBITS, flags, 0, len(body), len(content), 0, 0, 4, 0))
+        body += content
+    body += b"\0" * (-len(body) % 8)
+    shoff = len(body)
+    body = body[:40] + struct.pack("<Q", shoff) + body[48:58] + struct.pack("<HH", 64, len(sections)) + body[62:]
+    return body + b"".join(sections)

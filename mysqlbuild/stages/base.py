@@ -16,19 +16,15 @@ class BaseStage(Stage):
         boot = t.base.debootstrap
         return {"arch": t.arch.docker, "builder": t.base.builder_image(t.arch.docker),
                 "runtime": t.base.runtime_image(t.arch.docker),
-                "cross_builder": t.base.builder_image(t.mode.host.docker) if t.mode.cross else None,
                 "debootstrap": None if boot is None else
                 {"suite": boot.suite, "mirror": boot.mirror, "variant": boot.variant,
                  "include": list(boot.include)}}
 
     def describe(self, ctx: Context, t: Target) -> tuple[list[str], list[str]]:
         if t.base.debootstrap is None:
-            lines = [f"builder base {t.base.builder_image(t.arch.docker)}, runtime base "
-                     f"{t.base.runtime_image(t.arch.docker)}: pulled by BuildKit when first used"]
-            if t.mode.cross:
-                lines.append(f"cross compiler base {t.base.builder_image(t.mode.host.docker)} "
-                             f"({t.mode.host.docker}): pulled by BuildKit when first used")
-            return lines, []
+            return [f"builder base {t.base.builder_image(t.arch.docker)}, runtime base "
+                    f"{t.base.runtime_image(t.arch.docker)}: pulled by BuildKit when first used, or made "
+                    "with `invoke base --rootfs`"], []
         boot = t.base.debootstrap
         cmds = []
         for ref, arch in t.local_bases:
@@ -37,7 +33,7 @@ class BaseStage(Stage):
                         f"{boot.suite} <tmp>/rootfs {boot.mirror}")
             cmds.append(ctx.command_text(BuildRequest(dockerfile=Path("<tmp>/Dockerfile"), context=Path("<tmp>"),
                                                       platform=arch.platform, tags=(ref,))))
-        made = ", ".join(f"{ref} ({arch.docker})" if arch != t.arch else ref for ref, arch in t.local_bases)
+        made = ", ".join(ref for ref, _ in t.local_bases)
         return [f"local base {made} made by debootstrap of {boot.suite} ({boot.variant}) for {t.arch.docker}, "
                 f"if missing"], cmds
 

@@ -1,14 +1,14 @@
-"""Stage builder: the builder image, the base with the recipe's build requirements; in cross mode a stage of the
-host's architecture with the cross toolchain, reading the target's builder (made under QEMU) as its sysroot."""
+"""Stage builder: the builder image, the base with the recipe's build requirements installed in the target's
+architecture (under QEMU on a foreign host); the same image in every mode."""
 from __future__ import annotations
 
 import time
 
-from ..buildercontext import CROSS_SETUP, DEPS_END, builder_dockerfile, builder_request, write_builder_context
+from ..buildercontext import builder_image_dockerfile, builder_request, write_builder_context
 from ..doctor import arch_runnable, register_fix
 from ..errors import EngineError
 from ..target import Target
-from .common import Context, Stage, digest_file
+from .common import Context, Stage
 
 
 class BuilderStage(Stage):
@@ -16,18 +16,12 @@ class BuilderStage(Stage):
     upstream = ("base",)
 
     def inputs(self, ctx: Context, t: Target) -> dict:
-        return {"dockerfile_deps": builder_dockerfile(t).split(DEPS_END, 1)[0], "arch": t.arch.docker,
-                "cross_setup": digest_file(CROSS_SETUP) if t.mode.cross else None}
+        return {"dockerfile_deps": builder_image_dockerfile(t), "arch": t.arch.docker}
 
     def describe(self, ctx: Context, t: Target) -> tuple[list[str], list[str]]:
         reqs = " ".join(t.base.build_requires)
-        lines = [f"{t.base.family} base {t.base.builder_image(t.arch.docker)} + build requirements: {reqs}"]
-        if t.mode.cross:
-            assert t.base.cross is not None
-            lines[0] = "sysroot: " + lines[0] + " (under QEMU)"
-            lines.append(f"cross compiler: {t.base.builder_image(t.mode.host.docker)} ({t.mode.host.docker}) + the "
-                         f"same + {' '.join(t.base.cross.requires)}; clang --target={t.arch.triple} "
-                         f"--sysroot=<the sysroot>, lld, llvm binutils")
+        qemu = " (under QEMU)" if t.mode.name != "native" else ""
+        lines = [f"{t.base.family} base {t.base.builder_image(t.arch.docker)} + build requirements{qemu}: {reqs}"]
         return (lines + [f"builder image {t.builder_tag}"],
                 [ctx.command_text(builder_request(t, "deps", tags=(t.builder_tag,)))])
 

@@ -71,6 +71,7 @@ class Stage:
 
     name      the stage's name (also the task that ends with it)
     upstream  the stages whose output it takes; their keys are part of its key
+    applies   whether a target has this stage at all (the toolchain: cross mode only)
     in_build  whether `invoke build` runs it
     inputs    everything that goes into it (hashed into its key; never paths or times of this machine)
     describe  its lines in the plan: a summary and the exact commands
@@ -81,6 +82,9 @@ class Stage:
     name: ClassVar[str]
     upstream: ClassVar[tuple[str, ...]] = ()
     in_build: ClassVar[bool] = True         # run by `invoke build` (mtr runs only when asked for)
+
+    def applies(self, t: Target) -> bool:
+        return True
 
     def inputs(self, ctx: Context, t: Target) -> dict[str, Any]:
         raise NotImplementedError

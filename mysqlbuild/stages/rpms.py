@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 from .. import rpmcheck
-from ..buildercontext import BUILD_SCRIPT, builder_dockerfile, builder_request, rpmbuild_args, write_builder_context
+from ..buildercontext import (BUILD_SCRIPT, TOOLCHAIN_FLAGS, TOOLCHAIN_SETUP, builder_dockerfile, builder_request, rpmbuild_args,
+                              write_builder_context)
 from ..errors import CommandError, PipelineError
 from ..sources import sha256_file
 from ..target import Target
@@ -40,8 +41,7 @@ def missing_library(log: str) -> str | None:
 
 def missing_library_hint(t: Target, name: str) -> tuple[str, str]:
     """The message and hint for a library that is not where the build looked."""
-    where = (f"in the sysroot (the {t.arch.rpm} builder image of base {t.base.name})" if t.mode.cross else
-             f"in the {t.arch.rpm} builder image of base {t.base.name}")
+    where = f"in the {t.arch.rpm} builder image of base {t.base.name}"
     if name.startswith("-l"):
         lib = "lib" + name[2:]
         what = f"{lib}.so and its headers (on {t.base.family} bases usually " + \
@@ -65,12 +65,14 @@ def swap_dir(fresh: Path, target: Path) -> None:
 
 class RpmsStage(Stage):
     name = "rpms"
-    upstream = ("builder", "fetch")
+    upstream = ("builder", "fetch", "toolchain")
 
     def inputs(self, ctx: Context, t: Target) -> dict:
         return {"mode": t.mode.name,
                 "dockerfile": builder_dockerfile(t),
                 "build_script": digest_file(BUILD_SCRIPT),
+                "toolchain_setup": [digest_file(TOOLCHAIN_SETUP), digest_file(TOOLCHAIN_FLAGS)] if t.toolchain else None,
+                "atomics": t.atomics if t.arch.rpm == "aarch64" else None,
                 "spec": [t.recipe.spec.name, digest_file(t.recipe.spec)],
                 "sources": [[s.file, s.sha256] for s in t.sources],
                 "patches": [[p.file, digest_file(p.path)] for p in t.version.patches],
@@ -79,9 +81,16 @@ class RpmsStage(Stage):
 
     def describe(self, ctx: Context, t: Target) -> tuple[list[str], list[str]]:
         out = t.rpm_out.parent / f".{t.arch.rpm}.incoming"
-        lines = [f"{t.mode.name} build: {t.mode.reason}",
+        lines = [f"{t.mode.name} build: {t.mode.reason}"]
+        if t.toolchain:
+            lines.append(f"compiler: {t.toolchain.name} from {t.toolchain.image} (mounted), with the base's own GCC "
+                         "runtime, headers and libraries; rpmbuild and its macros are the base's")
+        if t.codegen_flags:
+            lines.append(f"{t.arch.rpm} code generation: atomics {t.atomics} ({' '.join(t.codegen_flags)}), checked "
+                         "on every ELF file")
+        lines += [
                  f"spec {t.recipe.spec.name}, {len(t.sources)} source(s), {len(t.version.patches)} patch(es)",
-                 "rpmbuild " + " ".join(rpmbuild_args(t)) + (f" --target {t.arch.rpm}" if t.mode.cross else ""),
+                 "rpmbuild " + " ".join(rpmbuild_args(t)),
                  f"RPMs into {t.rpm_out} (checked: header arch {t.arch.rpm}, rpm -K"
                  + (", 64K LOAD alignment" if t.arch.rpm == "aarch64" and t.recipe.rpm.check_elf_align else "")
                  + (f", no {' '.join(t.recipe.rpm.forbid_libs)}" if t.recipe.rpm.forbid_libs else "") + ")"]
@@ -126,7 +135,9 @@ class RpmsStage(Stage):
             rpms = sorted(incoming.glob("RPMS/*/*.rpm"))
             with ctx.reporter.step(f"checking {len(rpms)} RPM(s)"):
                 infos = rpmcheck.check_rpms(rpms, t.arch, check_align=t.recipe.rpm.check_elf_align,
-                                            forbid_libs=t.recipe.rpm.forbid_libs)
+                                            forbid_libs=t.recipe.rpm.forbid_libs,
+                                            atomics=t.atomics if t.codegen_flags else "")
+            self._report_atomics(ctx, t, infos)
             fresh = parent / f".{t.arch.rpm}.new"
             shutil.rmtree(fresh, ignore_errors=True)
             fresh.mkdir()
@@ -139,6 +150,23 @@ class RpmsStage(Stage):
             ctx.reporter.note(f"{info.path.name}: {info.name} {info.evr} {info.arch}")
         return {"rpms": rpm_digests(t.rpm_out),
                 "packages": {i.name: {"evr": i.evr, "arch": i.arch, "file": i.path.name} for i in infos}}
+
+    @staticmethod
+    def _report_atomics(ctx: Context, t: Target, infos: list[rpmcheck.RpmInfo]) -> None:
+        """How each aarch64 ELF file does atomics: a line per RPM here, a line per file in logs/atomics.txt."""
+        if not t.codegen_flags:
+            return
+        lines = [f"# atomics of the {t.arch.rpm} ELF files of {t.label}; the recipe asks for {t.atomics}"]
+        for info in infos:
+            kinds: dict[str, int] = {}
+            for name, result in info.atomics:
+                kinds[result.kind] = kinds.get(result.kind, 0) + 1
+                lines.append(f"{info.path.name}\t{name}\t{result.kind}\t{result.lse} LSE\t{result.llsc} LL/SC")
+            if kinds:
+                ctx.reporter.note(f"{info.name}: atomics in {len(info.atomics)} ELF file(s): "
+                                  + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+        t.log_dir.mkdir(parents=True, exist_ok=True)
+        (t.log_dir / "atomics.txt").write_text("\n".join(lines) + "\n")
 
     @staticmethod
     def _name_a_missing_library(t: Target, exc: CommandError) -> None:

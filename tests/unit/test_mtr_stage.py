@@ -36,7 +36,7 @@ def test_the_plan_of_mtr_builds_the_rpms_then_tests_under_qemu(tmp_path):
     p = pipeline(tmp_path)
     text = p.format_plan(p.plan("mtr"))
     assert [line.split()[2] for line in text.splitlines() if line.startswith("  [")] == \
-        ["base", "fetch", "builder", "rpms", "mtr"]
+        ["base", "fetch", "toolchain", "builder", "rpms", "mtr"]
     assert "linux/arm64 container (under QEMU on this x86_64 host)" in text
     assert "--mysqld=--innodb-use-native-aio=0" in text and "MTR_SUITES=sys_vars" in text
     assert "mtr" not in [line.split()[2] for line in p.format_plan(p.plan("build")).splitlines()
