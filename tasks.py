@@ -50,32 +50,38 @@ COMMON_HELP = {
     "base": "builder/runtime base declared in the recipe (default: the recipe's default_base)",
     "jobs": "parallel compile jobs (default: CPUs, capped at one job per 2 GB of memory)",
     "mirror": "http(s):// or file:// folder holding the sources by name, tried first (intranet)",
-    "rpm_with": "rpm conditionals to switch on, comma list (e.g. lse,debug)",
+    "rpm_with": "rpm conditionals to switch on, comma list (e.g. debug,embedded)",
     "rpm_without": "rpm conditionals to switch off, comma list",
     "docker_host": "run everything on another Docker engine (DOCKER_HOST form: tcp://, ssh://, unix://)",
     "builder": "an existing buildx builder to compile on (remote BuildKit, kubernetes, native arm64 nodes)",
     "force": "redo the stage even when its key and output are unchanged",
     "dry_run": "print the plan (inputs, keys, exact docker commands) and run nothing",
-    "mode": "how to compile a foreign architecture: auto (default: native if the host matches, cross if the "
-            "base declares a cross toolchain, else emulate), native, cross (compiler on the host, only helper "
-            "programs under QEMU) or emulate (everything under QEMU)",
+    "mode": "how to compile a foreign architecture: auto (default: native if the host matches, else cross), "
+            "native, cross (the host toolchain's clang runs natively in the target's builder; make, cmake and "
+            "rpmbuild under QEMU) or emulate (everything under QEMU, hours)",
+    "toolchain": "cross mode's host toolchain: clang-16 (default) or a newer clang-N of Debian 12",
+    "atomics": "aarch64 atomics for this build: dispatch (LSE chosen at run time), lse (ARMv8.1+ only) or "
+               "llsc (default: the recipe's codegen.atomics)",
 }
 
 
 def _stage_task(last, doc):
-    def run(c, recipe=None, version=None, arch=None, base=None, mode=None, jobs=None, mirror=None, rpm_with=None,
-            rpm_without=None, docker_host=None, builder=None, force=False, dry_run=False):
-        cli.guarded(cli.stage)(c, last, recipe=recipe, version=version, arch=arch, base=base, mode=mode, jobs=jobs,
-                               mirror=mirror, rpm_with=rpm_with, rpm_without=rpm_without,
-                               docker_host=docker_host, builder=builder, force=force, dry_run=dry_run)
+    def run(c, recipe=None, version=None, arch=None, base=None, mode=None, toolchain=None, atomics=None, jobs=None,
+            mirror=None, rpm_with=None, rpm_without=None, docker_host=None, builder=None, force=False,
+            dry_run=False):
+        cli.guarded(cli.stage)(c, last, recipe=recipe, version=version, arch=arch, base=base, mode=mode,
+                               toolchain=toolchain, atomics=atomics, jobs=jobs, mirror=mirror, rpm_with=rpm_with,
+                               rpm_without=rpm_without, docker_host=docker_host, builder=builder, force=force,
+                               dry_run=dry_run)
 
     run.__doc__ = doc
     run.__name__ = last
     return task(help=COMMON_HELP)(run)
 
 
-build = _stage_task("build", "Every stage: base, fetch, builder, rpms, image, verify, save.")
+build = _stage_task("build", "Every stage: base, fetch, toolchain (cross mode), builder, rpms, image, verify, save.")
 fetch = _stage_task("fetch", "Download the recipe's sources into the cache, checksums verified.")
+toolchain = _stage_task("toolchain", "Make cross mode's host toolchain image (clang, lld, llvm), if it is missing.")
 builder = _stage_task("builder", "Build the builder image: the base plus the recipe's build requirements.")
 rpms = _stage_task("rpms", "Compile the RPMs into rpmbuild/RPMS/<arch>, and check them.")
 image = _stage_task("image", "Build the runtime image from the RPMs.")
@@ -88,11 +94,12 @@ save = _stage_task("save", "Write dist/<name>-<version>-<arch>.tar.gz (docker sa
             "suite": "whole suites to run instead, comma list (e.g. main,innodb)",
             "tests": "single tests to run instead, comma list of suite.test (with --suite: both)",
             "jobs": "parallel mysql-test-run workers (default: CPUs)"})
-def mtr(c, recipe=None, version=None, arch=None, base=None, mode=None, jobs=None, mirror=None, rpm_with=None,
-        rpm_without=None, docker_host=None, builder=None, force=False, dry_run=False, selection=None, suite=None,
-        tests=None):
+def mtr(c, recipe=None, version=None, arch=None, base=None, mode=None, toolchain=None, atomics=None, jobs=None,
+        mirror=None, rpm_with=None, rpm_without=None, docker_host=None, builder=None, force=False, dry_run=False,
+        selection=None, suite=None, tests=None):
     """Run MySQL's own test suite (mysql-test-run.pl) on the built RPMs, in a container of the target's arch."""
-    cli.guarded(cli.stage)(c, "mtr", recipe=recipe, version=version, arch=arch, base=base, mode=mode, jobs=jobs,
+    cli.guarded(cli.stage)(c, "mtr", recipe=recipe, version=version, arch=arch, base=base, mode=mode,
+                           toolchain=toolchain, atomics=atomics, jobs=jobs,
                            mirror=mirror, rpm_with=rpm_with, rpm_without=rpm_without, docker_host=docker_host,
                            builder=builder, force=force, dry_run=dry_run, mtr_selection=selection,
                            mtr_suite=suite, mtr_tests=tests)

@@ -4,7 +4,8 @@
     .venv/bin/python bench/bench_modes.py                         # the hello fixture: native, cross, emulate
     .venv/bin/python bench/bench_modes.py --recipe PATH --base debian11 --modes native,cross   # MySQL
 
-For each mode it first makes what the rpms stage needs (bases, sources, builder images: not timed), then
+For each mode it first makes what the rpms stage needs (bases, sources, the host toolchain, builder images:
+not timed), then
 times `invoke rpms --force` as a whole process, with ccache off so that every object is compiled: amd64
 natively, arm64 in cross mode, arm64 under emulation.  The rpms stage is everything the pipeline does for
 the RPMs: the build context, the BuildKit build, rpmbuild (compile and packaging), bringing the RPMs home,
@@ -85,8 +86,9 @@ def main() -> int:
     print(f"recipe {env['MYSQLBUILD_RECIPE']}, modes {', '.join(modes)}; logs in {logs}", flush=True)
     for mode in modes:
         arch, flag = RUNS[mode]
-        print(f"preparing {mode} ({arch}): bases, sources, builder image (not timed)", flush=True)
+        print(f"preparing {mode} ({arch}): bases, sources, toolchain, builder image (not timed)", flush=True)
         invoke(env, "builder", "--arch", arch, "--mode", flag, log=logs / f"prepare-{mode}.log")
+        invoke(env, "toolchain", "--arch", arch, "--mode", flag, log=logs / f"toolchain-{mode}.log")
         invoke(env, "fetch", "--arch", arch, log=logs / f"fetch-{mode}.log")
     figures: dict[str, tuple[float, float | None]] = {}
     for mode in modes:
