@@ -89,7 +89,11 @@ printf '#include <stdio.h>\nint main(void){puts("c ok");return 0;}\n' > "$probe/
 "$toolchain/bin/llvm-readelf" -n "$probe/pc" | grep -Eq "Build ID: [0-9a-f]{40}$" || die "the linker wrote no 20-byte build-id note"
 "$toolchain/bin/llvm-readelf" -SW "$probe/pc" | grep -q " \.hash " && die "the linker wrote a SysV hash table beside the GNU one"
 languages=C
-if ls -d "$gcc_dir"/../../../../include/c++/* /usr/include/c++/* >/dev/null 2>&1; then
+cxx_headers=
+for dir in "$gcc_dir"/../../../../include/c++/* /usr/include/c++/*; do
+    [ -d "$dir" ] && cxx_headers=$dir
+done
+if [ -n "$cxx_headers" ]; then
     printf '#include <iostream>\n#include <string>\nint main(){std::string s("c++ ok");std::cout<<s<<std::endl;return 0;}\n' > "$probe/p.cc"
     "$bin/c++" -O2 -o "$probe/pcc" "$probe/p.cc" || die "the compiler cannot build a C++ program against this base's libstdc++ (GCC $gcc_version in $gcc_dir)"
     "$probe/pcc" >/dev/null || die "a C++ program built here does not run"

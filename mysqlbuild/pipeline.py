@@ -144,7 +144,7 @@ class Pipeline:
             for sp in stages:
                 status = "run " if sp.will_run else "skip"
                 why = "forced" if sp.forced else sp.reason
-                lines.append(f"  [{status}] {sp.stage:<8} key {sp.key[:16]}  ({why})")
+                lines.append(f"  [{status}] {sp.stage:<9} key {sp.key[:16]}  ({why})")
                 lines.extend(f"           {line}" for line in sp.summary)
                 lines.extend(f"           $ {cmd}" for cmd in sp.commands)
         return "\n".join(lines)

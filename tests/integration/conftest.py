@@ -12,7 +12,8 @@ import pytest
 from fixtures import HELLO, ROOT, copy_recipe, hello_tarball
 from httpfiles import FileServer, Route
 
-STAGES = ("base", "fetch", "builder", "rpms", "image", "verify", "save")
+STAGES = ("base", "fetch", "toolchain", "builder", "rpms", "image", "verify", "save")
+NATIVE_STAGES = tuple(s for s in STAGES if s != "toolchain")      # a native target has no toolchain stage
 ARM_BASE = "mysqlbuild/debian:bookworm-arm64"
 
 

@@ -99,7 +99,7 @@ def test_the_plan_shows_every_stage_with_inputs_keys_and_commands(hello, tmp_pat
     p = pipeline(hello, tmp_path, mirror="http://127.0.0.1:9/mirror")
     text = p.format_plan(p.plan("build"))
     for stage in STAGES:
-        assert f"] {stage:<8} key " in text
+        assert f"] {stage:<9} key " in text
     assert "plan for hello 1.0 (debian12, arm64): rpm arch aarch64, platform linux/arm64" in text
     assert "from http://127.0.0.1:9/mirror/hello-1.0.tar.gz" in text
     assert "debootstrap --variant=minbase --arch=arm64 --include=rpm bookworm" in text
