@@ -39,8 +39,18 @@ def test_definition_calls_only_existing_tasks_over_both_architectures(path, sche
     if "jobs" in data:
         matrix = data["jobs"]["build"]["strategy"]["matrix"]["arch"]
     else:
-        matrix = data["build"]["parallel"]["matrix"][0]["ARCH"]
+        matrix = [entry["ARCH"] for entry in data["build"]["parallel"]["matrix"]]
     assert sorted(matrix) == ["amd64", "arm64"]
+
+
+def test_arm64_builds_on_an_arm64_runner_by_default():
+    """Native, not emulated or cross, where the CI service has arm64 runners; x86 runners stay possible."""
+    github = yaml.safe_load((ROOT / GITHUB_WORKFLOW).read_text())["jobs"]["build"]["runs-on"]
+    assert github == "${{ matrix.arch == 'arm64' && (vars.ARM64_RUNNER || 'ubuntu-24.04-arm') || 'ubuntu-24.04' }}"
+    gitlab = yaml.safe_load((ROOT / "ci/gitlab/gitlab-ci.yml").read_text())
+    assert gitlab["variables"]["ARM64_RUNNER_TAG"] == "saas-linux-small-arm64"
+    assert {"ARCH": "arm64", "RUNNER_TAG": "$ARM64_RUNNER_TAG"} in gitlab["build"]["parallel"]["matrix"]
+    assert gitlab["build"]["tags"] == ["$RUNNER_TAG"]
 
 
 def zizmor_findings(path: Path) -> list[str]:
