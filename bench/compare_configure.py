@@ -1,20 +1,21 @@
 #!/usr/bin/env python3
 """Does MySQL 5.7 configure the same in cross mode as under emulation?  (issue: cross-compiling)
 
-Runs MySQL's cmake, with the release tree's options of recipes/mysql57/mysql-community.spec, once in
-the emulated builder image (everything aarch64 under QEMU: the reference) and once in the cross builder
-image (clang on the host for aarch64, the aarch64 builder as sysroot), then compares:
+Runs MySQL's cmake, with the release tree's options of recipes/mysql57/mysql-community.spec and the
+recipe's code generation flags, twice in the same aarch64 builder image: with the base's own GCC, all
+under QEMU (emulate: the reference), and with the host toolchain's clang mounted and set up as the rpms
+stage sets it up (cross: dockerfiles/toolchain-setup.sh), then compares:
   - include/my_config.h, every #define and #undef;
   - CMakeCache.txt entries HAVE_*, SIZEOF_*, *STACK_DIRECTION*, *ATOMIC*, *CRC32*, *FUTEX*, *FMA*, and
     CMAKE_SYSTEM_PROCESSOR / CMAKE_SYSTEM_NAME / CMAKE_CROSSCOMPILING.
 Prints each difference; exits 1 when a difference is not in the explained list below (docs/build-modes.md
-says why each explained one is harmless).  Emulated cmake takes about 26 minutes on 2 cores.
+says why each explained one is harmless).  Emulated cmake takes about 14 minutes on 2 cores.
 
     .venv/bin/python bench/compare_configure.py --source mysql-boost-5.7.41.tar.gz \\
-        --emulate mysqlbuild-builder/mysql57:5.7.41-debian11-arm64 \\
-        --cross mysqlbuild-builder/mysql57:5.7.41-debian11-arm64-cross [--out DIR]
+        --builder mysqlbuild-builder/mysql57:5.7.41-debian11-arm64 \\
+        --toolchain mysqlbuild/toolchain:clang-16-amd64 [--out DIR]
 
-The builder images are those `invoke builder --base debian11 --arch arm64 --mode emulate|cross` makes.
+The images are those `invoke builder --base debian11 --arch arm64` and `invoke toolchain --arch arm64` make.
 """
 from __future__ import annotations
 
@@ -26,11 +27,13 @@ import tempfile
 import time
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
 # The release tree's cmake options in mysql-community.spec (build_tree RelWithDebInfo ... "$cflags"),
-# with the flags rpm gives aarch64 (%{optflags}: -O2 -g).
+# with the flags rpm gives aarch64 (%{optflags}: -O2 -g) and the recipe's codegen flags for aarch64.
+CFLAGS = "-O2 -g -ffp-contract=off -moutline-atomics"
 CMAKE_OPTIONS = [
     "-DBUILD_CONFIG=mysql_release", "-DINSTALL_LAYOUT=RPM", "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
-    "-DWITH_BOOST=/root/rpmbuild/BUILD/src/boost", "-DCMAKE_C_FLAGS=-O2 -g -fcommon", "-DCMAKE_CXX_FLAGS=-O2 -g",
+    "-DWITH_BOOST=/root/rpmbuild/BUILD/src/boost", f"-DCMAKE_C_FLAGS={CFLAGS} -fcommon", f"-DCMAKE_CXX_FLAGS={CFLAGS}",
     "-DWITH_SSL=system", "-DWITH_NUMA=ON", "-DWITH_INNODB_MEMCACHED=1", "-DWITH_SYSTEMD=1",
     "-DINSTALL_LIBDIR=lib64/mysql", "-DINSTALL_PLUGINDIR=lib64/mysql/plugin",
     "-DINSTALL_MYSQLTESTDIR=share/mysql-test", "-DMYSQL_UNIX_ADDR=/var/lib/mysql/mysql.sock",
@@ -38,8 +41,8 @@ CMAKE_OPTIONS = [
 ]
 CACHE_KEYS = re.compile(r"^(HAVE_\w+|SIZEOF_\w+|\w*STACK_DIRECTION\w*|\w*ATOMIC\w*|\w*CRC32\w*|\w*FUTEX\w*|"
                         r"\w*FMA\w*|CMAKE_SYSTEM_PROCESSOR|CMAKE_SYSTEM_NAME|CMAKE_CROSSCOMPILING)$")
-# Differences that come from the compiler (GCC in the emulated builder, clang in the cross one), not from
-# the target: checks whether a compiler accepts a warning flag, and which compiler it is.
+# Differences that come from the compiler (the base's GCC in emulate, the host toolchain's clang in cross),
+# not from the target: checks whether a compiler accepts a warning flag, and which compiler it is.
 EXPLAINED = {
     re.compile(r"^HAVE_(C|CXX)_W|^HAVE_(CAST_FUNCTION_TYPE|CLASS_MEMACCESS|DISCARDED_QUALIFIERS|MAYBE_UNINITIALIZED|"
                r"STRINGOP_OVERFLOW|STRINGOP_TRUNCATION|SUGGEST_ATTRIBUTE_FORMAT|UNUSED_BUT_SET(_PARAMETER|_VARIABLE)?|"
@@ -48,20 +51,19 @@ EXPLAINED = {
     re.compile(r"^HAVE_(C|CXX)_(FLOATING_POINT_FUSED_MADD|SHIFT_OR_OPTIMIZATION_BUG|FP_CONTRACT_FLAG)"
                r"(_COMPILED|_EXITCODE)?$"):
         "checks MySQL runs for GCC only; for clang it sets its clang flags (-fPIC -fno-omit-frame-pointer "
-        "-fno-strict-aliasing, as for GCC), and the base's cross.flags add the -ffp-contract=off GCC gets",
+        "-fno-strict-aliasing, as for GCC), and the recipe's codegen.flags give both -ffp-contract=off",
     re.compile(r"^HAVE_SUPPORTED_CLANG_VERSION(_COMPILED|_EXITCODE)?$"): "a check MySQL runs for clang only",
     re.compile(r"^HAVE___CONST$"): "group replication's `int main(__const int *)` probe, which clang refuses as "
                                    "a signature of main; nothing but the Windows build reads the result",
-    re.compile(r"^CPU_LEVEL1_DCACHE_LINESIZE$"): "getconf of the build machine: QEMU's CPU model says 32, the "
-                                                 "x86_64 host 64; aarch64 servers (Kunpeng 920, Graviton, Ampere) "
-                                                 "have 64-byte lines, so cross gives what a native build there "
-                                                 "gives; it only sizes padding between hot variables",
 }
 
 SCRIPT = """set -e
 mkdir -p /root/rpmbuild/BUILD/src /root/rpmbuild/BUILD/tree
 tar xzf /source.tar.gz -C /root/rpmbuild/BUILD/src --strip-components=1
-[ -f /opt/mysqlbuild/cross/env ] && . /opt/mysqlbuild/cross/env
+if [ -d /opt/mysqlbuild/toolchain ]; then
+    sh /scripts/toolchain-setup.sh /opt/mysqlbuild/toolchain aarch64-linux-gnu /opt/mysqlbuild/target
+    . /opt/mysqlbuild/target/env
+fi
 cd /root/rpmbuild/BUILD/tree
 start=$(date +%s)
 cmake /root/rpmbuild/BUILD/src "$@" > /out/cmake.log 2>&1 || { tail -n 40 /out/cmake.log; exit 1; }
@@ -70,10 +72,25 @@ cp include/my_config.h CMakeCache.txt /out/
 """
 
 
-def configure(image: str, source: Path, out: Path, name: str) -> float:
+def unpack_toolchain(image: str, folder: Path) -> Path:
+    """The toolchain image's packed folder, copied out to mount it as the rpms stage does."""
+    name = f"compare-configure-{int(time.time())}"
+    subprocess.run(["docker", "create", "--name", name, image, "true"], check=True, capture_output=True)
+    try:
+        subprocess.run(["docker", "cp", f"{name}:/opt/mysqlbuild/toolchain", str(folder)], check=True)
+    finally:
+        subprocess.run(["docker", "rm", name], capture_output=True)
+    return folder / "toolchain"
+
+
+def configure(image: str, source: Path, out: Path, name: str, toolchain: Path | None = None) -> float:
     out.mkdir(parents=True, exist_ok=True)
-    argv = ["docker", "run", "--rm", "-v", f"{source.resolve()}:/source.tar.gz:ro", "-v", f"{out.resolve()}:/out",
-            "-w", "/root/rpmbuild/BUILD", image, "bash", "-c", SCRIPT, "configure", *CMAKE_OPTIONS]
+    mounts = ["-v", f"{source.resolve()}:/source.tar.gz:ro", "-v", f"{out.resolve()}:/out",
+              "-v", f"{ROOT / 'dockerfiles'}:/scripts:ro"]
+    if toolchain is not None:
+        mounts += ["-v", f"{toolchain}:/opt/mysqlbuild/toolchain:ro"]
+    argv = ["docker", "run", "--rm", "--platform", "linux/arm64", *mounts, "-w", "/root/rpmbuild/BUILD", image,
+            "bash", "-c", SCRIPT, "configure", *CMAKE_OPTIONS]
     print(f"[{name}] {image}: cmake ...", flush=True)
     start = time.monotonic()
     proc = subprocess.run(argv)
@@ -116,15 +133,15 @@ def compare(what: str, emulate: dict[str, str], cross: dict[str, str]) -> list[t
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--source", type=Path, required=True, help="the mysql-boost tarball")
-    parser.add_argument("--emulate", required=True, help="the emulated aarch64 builder image")
-    parser.add_argument("--cross", required=True, help="the cross builder image")
+    parser.add_argument("--builder", required=True, help="the aarch64 builder image (the same in both modes)")
+    parser.add_argument("--toolchain", required=True, help="the host toolchain image (invoke toolchain)")
     parser.add_argument("--out", type=Path, help="keep the configured files here (default: a temporary folder)")
     parser.add_argument("--reuse", choices=("cross", "emulate"), action="append", default=[],
                         help="take that mode's files from an earlier run in --out instead of configuring again")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="compare-configure-"))
     times = {}
-    for name, image in (("cross", args.cross), ("emulate", args.emulate)):
+    for name in ("cross", "emulate"):
         if name in args.reuse:
             if not (out / name / "my_config.h").is_file():
                 sys.exit(f"--reuse {name}: no earlier run in {out / name}")
@@ -133,7 +150,8 @@ def main() -> int:
             times[name] = float(took.group(1)) if took else 0.0
             print(f"[{name}] reused from {out / name}", flush=True)
         else:
-            times[name] = configure(image, args.source, out / name, name)
+            toolchain = unpack_toolchain(args.toolchain, out) if name == "cross" else None
+            times[name] = configure(args.builder, args.source, out / name, name, toolchain)
     rows = compare("my_config.h", config_h(out / "emulate" / "my_config.h"), config_h(out / "cross" / "my_config.h"))
     rows += compare("CMakeCache", cache(out / "emulate" / "CMakeCache.txt"), cache(out / "cross" / "CMakeCache.txt"))
     defines = len(config_h(out / "emulate" / "my_config.h"))
