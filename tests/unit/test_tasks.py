@@ -10,7 +10,7 @@ from fixtures import ROOT
 
 INVOKE = [sys.executable, "-m", "invoke"]
 TASKS = ["base", "build", "builder", "bundle", "clean", "doctor", "fetch", "image", "load", "mtr", "push", "rpms",
-         "save", "verify"]
+         "save", "toolchain", "verify"]
 
 
 def run(*args: str, env: dict | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
