@@ -81,7 +81,7 @@ class Result:
         return (self.stdout + self.stderr).strip()
 
 
-def as_command(command: Command | Sequence[str]) -> Command:
+def _as_command(command: Command | Sequence[str]) -> Command:
     return command if isinstance(command, Command) else Command(tuple(command))
 
 
@@ -99,12 +99,15 @@ def run(command: Command | Sequence[str], *, what: str = "", check: bool = True,
 
     With `check`, a non-zero exit raises CommandError("<what> failed") with the output's last
     characters; a command that does not end within `timeout` seconds is killed and raises
-    CommandError (exit code 124) whatever `check` says."""
-    command = as_command(command)
+    CommandError (exit code 124) whatever `check` says.  On Ctrl-C the child is killed, then
+    Interrupted."""
+    command = _as_command(command)
     what = what or os.path.basename(command.argv[0])
     try:
         done = subprocess.run(command.argv, env=command.environ(), stdin=subprocess.DEVNULL, capture_output=True,
                               text=True, errors="replace", timeout=timeout)
+    except KeyboardInterrupt:      # subprocess.run has killed the child and waited for it
+        raise Interrupted() from None
     except subprocess.TimeoutExpired as exc:
         partial = _text(exc.stdout) + _text(exc.stderr)
         raise CommandError(f"{what}: no answer within {timeout:.0f} s", command=command.display(), exit_code=124,
@@ -124,7 +127,7 @@ def stream(command: Command | Sequence[str], into: "BuildStream", what: str, *, 
     """Run `command`, each line of its output (stdout and stderr) to `on_line` and into `into`, which is
     closed at the end; a non-zero exit raises CommandError("<what> failed") with the last `tail` lines
     of the log and its path."""
-    command = as_command(command)
+    command = _as_command(command)
     into.feed(f"$ {command.display()}")
     try:
         # A session of its own: Ctrl-C reaches us alone, and we stop the child and all it started.
@@ -147,7 +150,7 @@ def follow(lines: Iterable[str], into: "BuildStream", *, stop: Callable[[], None
            on_line: Callable[[str], None] | None = None) -> int:
     """Each of `lines` to `on_line`, then into `into`; then the exit code wait() gives.  `into` is
     closed at the end.  On Ctrl-C: stop() (which ends what makes the lines), then Interrupted."""
-    with interruptible(into, stop):
+    with _interruptible(into, stop):
         for line in lines:
             if on_line is not None:
                 on_line(line)
@@ -158,7 +161,7 @@ def follow(lines: Iterable[str], into: "BuildStream", *, stop: Callable[[], None
 
 
 @contextmanager
-def interruptible(into: "BuildStream", stop: Callable[[], None]) -> Iterator[None]:
+def _interruptible(into: "BuildStream", stop: Callable[[], None]) -> Iterator[None]:
     """Whatever ends the block early: stop(), close `into`; Ctrl-C becomes Interrupted (one message, no
     traceback), anything else goes on as it is."""
     try:

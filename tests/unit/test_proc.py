@@ -43,6 +43,13 @@ def test_a_command_that_does_not_answer_is_stopped():
     assert info.value.message == "the wait: no answer within 1 s" and info.value.returncode == 124
 
 
+def test_ctrl_c_during_a_quiet_command_kills_it_and_says_interrupted():
+    started = time.monotonic()
+    with pytest.raises(Interrupted):
+        proc.run(["sh", "-c", "kill -INT $PPID; sleep 30"])      # the child sends us what Ctrl-C would
+    assert time.monotonic() - started < 10
+
+
 def build(tmp_path: Path, out: io.StringIO | None = None):
     return Reporter(out or io.StringIO()).build("job", tmp_path / "logs" / "job.log", track_percent=False)
 
