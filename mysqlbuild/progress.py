@@ -27,7 +27,6 @@ from rich.filesize import pick_unit_and_suffix
 PERCENT_RE = re.compile(r"\[\s*(\d{1,3})%\]")
 # BuildKit plain progress: "#7 [rpms 3/5] RUN ..." opens a step, "#7 DONE 1.2s" closes it.
 STEP_RE = re.compile(r"^#\d+ \[(?P<name>[^\]]+)\] (?P<what>.*)$")
-ERROR_RE = re.compile(r"^#\d+ ERROR: (?P<what>.*)$|^ERROR: |^error: ", re.IGNORECASE)
 
 
 def human_bytes(count: float) -> str:
@@ -88,7 +87,6 @@ class BuildStream:
         self.tail: deque[str] = deque(maxlen=tail_lines)
         self.percent: int | None = None
         self.passes = 0
-        self.started = time.monotonic()
         self._percent_started: float | None = None
         self.current_step = ""
 
