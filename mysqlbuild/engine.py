@@ -143,9 +143,7 @@ def find_client(configured: str) -> ClientInfo:
                 candidates.append(item)
     infos = [info for info in (probe_client(c) for c in candidates) if info]
     if not infos:
-        raise EngineError("no docker client found",
-                          "install Docker: apt-get install docker.io (Debian/Ubuntu), yum install docker-ce "
-                          "(EL), or the static binaries from download.docker.com")
+        raise EngineError("no docker client found", "install Docker: " + proc.INSTALL["docker"])
     for info in infos:
         if info.buildx or info.builtin_buildkit:
             return info
