@@ -30,7 +30,7 @@ from typing import Callable, Iterator, Mapping
 
 from . import proc
 from .archs import Arch, arch_of_machine, host_arch
-from .errors import EngineError, PipelineError
+from .errors import CommandError, EngineError, PipelineError
 from .proc import Command
 from .progress import BuildStream
 
@@ -104,7 +104,7 @@ def _probe(argv: list[str], timeout: float = 30) -> proc.Result | None:
     """A probe's result; None when the program cannot run or does not answer in time."""
     try:
         return proc.run(argv, check=False, timeout=timeout)
-    except PipelineError:
+    except (CommandError, EngineError):       # no answer in time; not a program (Ctrl-C goes on)
         return None
 
 
@@ -182,7 +182,7 @@ class Engine:
             if answer.returncode == 0:
                 return
             why = answer.output.splitlines()[-1] if answer.output else f"exit code {answer.returncode}"
-        except PipelineError as exc:        # no answer in time
+        except CommandError as exc:         # no answer in time
             why = exc.message
         raise EngineError(f"--builder {self.builder}: buildx cannot use it ({why})",
                           f"docker buildx ls lists the builders; make one with docker buildx create --name "
