@@ -13,11 +13,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def git_revision(root: Path = ROOT) -> str:
     """The commit of the checkout that made an image or a bundle ("unknown" outside git, or without git)."""
-    from .errors import PipelineError
+    from .errors import CommandError, EngineError
     from .proc import run
 
     try:
         result = run(["git", "-C", str(root), "rev-parse", "HEAD"], check=False, timeout=10)
-    except PipelineError:
+    except (CommandError, EngineError):         # no answer in time; no git
         return "unknown"
     return result.stdout.strip() if result.returncode == 0 else "unknown"
