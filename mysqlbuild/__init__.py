@@ -4,7 +4,6 @@ ROOT is the checkout (recipes/, dockerfiles/, entrypoint/ live there); git_revis
 """
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 __version__ = "0.1.0"
@@ -13,10 +12,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def git_revision(root: Path = ROOT) -> str:
-    """The commit of the checkout that made an image or a bundle ("unknown" outside git)."""
+    """The commit of the checkout that made an image or a bundle ("unknown" outside git, or without git)."""
+    from .errors import CommandError, EngineError
+    from .proc import run
+
     try:
-        proc = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=10)
-        return proc.stdout.strip() if proc.returncode == 0 else "unknown"
-    except (OSError, subprocess.TimeoutExpired):
+        result = run(["git", "-C", str(root), "rev-parse", "HEAD"], check=False, timeout=10)
+    except (CommandError, EngineError):         # no answer in time; no git
         return "unknown"
+    return result.stdout.strip() if result.returncode == 0 else "unknown"

@@ -2,7 +2,9 @@
 
 push:   per-arch images to REGISTRY/PATH/<name>:<version>-<arch>, then a
         manifest list REGISTRY/PATH/<name>:<version> over the architectures
-        (`docker manifest`, which Docker 18.09+ clients have).
+        (`docker manifest`, which Docker 18.09+ clients have); the pushes and
+        the manifest commands are the Engine's (engine.py), the order and the
+        check of the list are here.
 bundle: one folder, packed as a .tar.gz, for an intranet host: the image
         archive, the RPMs, install.sh, manifest.json and SHA256SUMS over all
         of them, and with --with-docker a Docker engine for hosts that have
@@ -18,19 +20,18 @@ import os
 import platform
 import shlex
 import shutil
-import subprocess
 import tarfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import archive, git_revision, hostdocker
-from .engine import split_ref
-from .errors import CheckError, CommandError, ConfigError, EngineError, PipelineError
+from .errors import CheckError, CommandError, ConfigError, PipelineError
 from .hostdocker import DELIVERY_DIR
 from .sources import copy_or_link, sha256_file
 from .state import State
 
 if TYPE_CHECKING:
+    from .engine import Engine
     from .pipeline import Pipeline
     from .target import Target
 
@@ -65,16 +66,15 @@ def push(pipeline: "Pipeline", registry: str, insecure: bool) -> list[str]:
         with reporter.step(f"push {t.image_tag} as {ref}"):
             engine.tag(t.image_tag, ref)
             try:
-                _docker_push(engine, ref)
+                engine.push(ref)
             except PipelineError:
                 engine.remove_image(ref)  # only the name we added; the image stays
                 raise
         pushed.append(ref)
     lst = registry_ref(registry, name, version)
     with reporter.step(f"manifest list {lst} over {', '.join(t.arch.docker for t in targets)}"):
-        flags = ["--insecure"] if insecure else []
-        _manifest_cli(engine, ["create", "--amend", *flags, lst, *pushed])
-        _manifest_cli(engine, ["push", "--purge", *flags, lst])
+        engine.manifest_create(lst, pushed, insecure=insecure)
+        engine.manifest_push(lst, insecure=insecure)
         listed = manifest_platforms(engine, lst, insecure)
         missing = {t.arch.docker for t in targets} - set(listed)
         if missing:
@@ -83,51 +83,15 @@ def push(pipeline: "Pipeline", registry: str, insecure: bool) -> list[str]:
     return [*pushed, lst]
 
 
-def _docker_push(engine, ref: str) -> None:
-    repo, tag = split_ref(ref)
+def manifest_platforms(engine: "Engine", ref: str, insecure: bool) -> list[str]:
+    """The architectures the manifest list `ref` in the registry names."""
+    listed = engine.manifest_inspect(ref, insecure=insecure)
     try:
-        for event in engine.sdk.images.push(repo, tag, stream=True, decode=True):
-            if "error" in event:
-                raise EngineError(f"docker push {ref} failed: {event['error']}", _push_hint(event["error"]))
-    except EngineError:
-        raise
-    except Exception as exc:  # the SDK raises APIError or connection errors
-        raise EngineError(f"docker push {ref} failed: {exc}", _push_hint(str(exc))) from None
-
-
-def _push_hint(text: str) -> str:
-    if "HTTP response to HTTPS client" in text or "server gave HTTP" in text:
-        return ("the registry speaks plain http: add it to \"insecure-registries\" in the engine's "
-                "/etc/docker/daemon.json, restart dockerd, and pass --insecure to invoke push")
-    if "unauthorized" in text or "denied" in text:
-        return "log in first: docker login REGISTRY (Harbor: a robot account with push rights on the project)"
-    return "check the registry address, that it answers, and that you may push to the path"
-
-
-def _manifest_cli(engine, args: list[str], timeout: float = 600) -> str:
-    command = [engine.client.path, "manifest", *args]
-    try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                              env=engine.cli_env(DOCKER_CLI_EXPERIMENTAL="enabled"))
-    except subprocess.TimeoutExpired:
-        raise CommandError(f"docker manifest {args[0]} got no answer within {timeout:.0f} s", command=command,
-                           exit_code=124, hint="check that the registry answers (curl -v https://REGISTRY/v2/)") \
-            from None
-    if proc.returncode != 0:
-        raise CommandError(f"docker manifest {args[0]} failed", command=command, exit_code=proc.returncode,
-                           log_tail=(proc.stdout + proc.stderr)[-3000:], hint=_push_hint(proc.stderr))
-    return proc.stdout
-
-
-def manifest_platforms(engine, ref: str, insecure: bool) -> list[str]:
-    args = ["inspect", *(["--insecure"] if insecure else []), ref]
-    text = _manifest_cli(engine, args)
-    try:
-        data = json.loads(text)
+        data = json.loads(listed.stdout)
         return [m["platform"]["architecture"] for m in data.get("manifests", [])]
     except (ValueError, TypeError, KeyError, AttributeError):
         raise CommandError(f"docker manifest inspect {ref} printed no manifest list",
-                           command=[engine.client.path, "manifest", *args], exit_code=0, log_tail=text[-3000:],
+                           command=listed.command.display(), exit_code=0, log_tail=listed.stdout[-3000:],
                            hint="the registry may not keep manifest lists; push again, or read it with "
                                 "docker manifest inspect") from None
 

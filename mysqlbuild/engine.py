@@ -1,25 +1,37 @@
-"""The only code that talks to Docker.
+"""The code that talks to the Docker engine.
 
 BuildKit builds go through the docker CLI: ``docker buildx build`` when the
 buildx plugin is there, otherwise ``DOCKER_BUILDKIT=1 docker build``, which is
-all that Kylin V10's Docker 18.09/19.03 offers.  Containers, images, save and
-load go through the docker SDK.
+all that Kylin V10's Docker 18.09/19.03 offers; so do ``docker manifest``
+(the SDK has no manifest lists) and the client probes.  The CLI runs through
+proc.py like every other program.  Images, containers, push, save and load go
+through the docker SDK.
+
+Nothing else in the pipeline talks to Docker.  Two things beside it do, on
+purpose:
+
+- ``mysqlbuild/testing.py``, the pytest plugin of the image tests: it runs in
+  the pytest process that ``invoke verify`` starts (stages/verify.py), not in
+  this one, and hands the tests SDK containers (the recipes' tests,
+  ``recipes/*/tests/``, use them directly: exec, put_archive, volumes);
+- ``tests/``, which checks what the pipeline made with the SDK and the CLI.
 """
 from __future__ import annotations
 
+import codecs
 import functools
 import os
 import re
 import shlex
 import shutil
-import signal
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
+from . import proc
 from .archs import Arch, arch_of_machine, host_arch
-from .errors import CommandError, EngineError, Interrupted
+from .errors import CommandError, EngineError, PipelineError
+from .proc import Command
 from .progress import BuildStream
 
 # Docker clients from 23.0 on route `docker build` to buildx; without the plugin
@@ -38,16 +50,6 @@ class BuildRequest:
     build_args: tuple[tuple[str, str], ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
     no_cache: bool = False
-
-
-@dataclass(frozen=True)
-class Command:
-    argv: tuple[str, ...]
-    env: tuple[tuple[str, str], ...] = ()
-
-    def display(self) -> str:
-        prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env)
-        return (prefix + " " if prefix else "") + shlex.join(self.argv)
 
 
 @dataclass(frozen=True)
@@ -98,29 +100,28 @@ def build_command(client: str, request: BuildRequest, *, buildx: bool, builder: 
     return Command(tuple(argv), tuple(env))
 
 
-def _run_quiet(argv: list[str], env: Mapping[str, str] | None = None, timeout: float = 30) -> tuple[int, str]:
+def _probe(argv: list[str], timeout: float = 30) -> proc.Result | None:
+    """A probe's result; None when the program cannot run or does not answer in time."""
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
-    except FileNotFoundError:
-        return 127, f"{argv[0]}: not found"
-    except subprocess.TimeoutExpired:
-        return 124, f"{shlex.join(argv)}: no answer within {timeout:.0f} s"
-    return proc.returncode, (proc.stdout + proc.stderr).strip()
+        return proc.run(argv, check=False, timeout=timeout)
+    except (CommandError, EngineError):       # no answer in time; not a program (Ctrl-C goes on)
+        return None
 
 
 @functools.lru_cache(maxsize=None)
 def probe_client(path: str) -> ClientInfo | None:
-    code, out = _run_quiet([path, "version", "--format", "{{.Client.Version}}"])
-    version = out.splitlines()[0].strip() if out else ""
-    if code == 127 or not re.match(r"^\d", version):
+    answer = _probe([path, "version", "--format", "{{.Client.Version}}"])
+    version = answer.output.splitlines()[0].strip() if answer and answer.output else ""
+    if not re.match(r"^\d", version):
         # `docker version` fails as a whole when the engine is down; the client part still prints.
-        code2, out2 = _run_quiet([path, "--version"])
-        match = re.search(r"version (\d+\.\d+\.\d+\S*)", out2) if code2 == 0 else None
+        answer = _probe([path, "--version"])
+        match = re.search(r"version (\d+\.\d+\.\d+\S*)", answer.output) if answer and answer.returncode == 0 \
+            else None
         if not match:
             return None
         version = match.group(1).rstrip(",")
-    code, _ = _run_quiet([path, "buildx", "version"])
-    return ClientInfo(path=path, version=version, buildx=code == 0)
+    buildx = _probe([path, "buildx", "version"])
+    return ClientInfo(path=path, version=version, buildx=buildx is not None and buildx.returncode == 0)
 
 
 def find_client(configured: str) -> ClientInfo:
@@ -142,9 +143,7 @@ def find_client(configured: str) -> ClientInfo:
                 candidates.append(item)
     infos = [info for info in (probe_client(c) for c in candidates) if info]
     if not infos:
-        raise EngineError("no docker client found",
-                          "install Docker: apt-get install docker.io (Debian/Ubuntu), yum install docker-ce "
-                          "(EL), or the static binaries from download.docker.com")
+        raise EngineError("no docker client found", "install Docker: " + proc.INSTALL["docker"])
     for info in infos:
         if info.buildx or info.builtin_buildkit:
             return info
@@ -178,12 +177,16 @@ class Engine:
 
     def _check_builder(self, client: ClientInfo) -> None:
         """Fail before any stage runs when the named buildx builder is not there."""
-        code, out = _run_quiet([client.path, "buildx", "inspect", self.builder], env=self.cli_env(), timeout=60)
-        if code != 0:
-            last = out.splitlines()[-1] if out else f"exit code {code}"
-            raise EngineError(f"--builder {self.builder}: buildx cannot use it ({last})",
-                              f"docker buildx ls lists the builders; make one with docker buildx create --name "
-                              f"{self.builder} ... (docs/builders.md)")
+        try:
+            answer = proc.run(self._cli(client, ["buildx", "inspect", self.builder]), check=False, timeout=60)
+            if answer.returncode == 0:
+                return
+            why = answer.output.splitlines()[-1] if answer.output else f"exit code {answer.returncode}"
+        except CommandError as exc:         # no answer in time
+            why = exc.message
+        raise EngineError(f"--builder {self.builder}: buildx cannot use it ({why})",
+                          f"docker buildx ls lists the builders; make one with docker buildx create --name "
+                          f"{self.builder} ... (docs/builders.md)")
 
     def command(self, request: BuildRequest) -> Command:
         info = self.client
@@ -192,40 +195,45 @@ class Engine:
 
     def run_build(self, request: BuildRequest, stream: BuildStream, what: str) -> None:
         """Run one build, every line into `stream`; raise CommandError on failure."""
-        command = self.command(request)
-        env = dict(os.environ)
-        env.update(dict(command.env))
-        stream.feed(f"$ {command.display()}")
         try:
-            proc = subprocess.Popen(list(command.argv), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    text=True, errors="replace", bufsize=1, start_new_session=True)
-        except OSError as exc:
+            command = self.command(request)
+        except PipelineError:
             stream.close()
-            raise EngineError(f"cannot run {command.argv[0]}: {exc.strerror}") from None
+            raise
+        proc.stream(command, stream, what, hint=_hint_for, tail=50)
+
+    def _cli(self, client: ClientInfo, args: list[str], **env: str) -> Command:
+        """A docker CLI command, pointed at the chosen engine."""
+        pairs = ((("DOCKER_HOST", self.docker_host),) if self.docker_host else ()) + tuple(env.items())
+        return Command((client.path, *args), pairs)
+
+    # -- registries (manifest lists through the CLI: the SDK has none) -----------------
+    def push(self, ref: str) -> None:
+        """docker push of one tag; a refusal says what to do about it."""
+        repo, tag = split_ref(ref)
         try:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                stream.feed(line)
-            code = proc.wait()
-        except KeyboardInterrupt:
-            _stop(proc)
-            stream.close()
-            raise Interrupted() from None
-        stream.close()
-        if code != 0:
-            raise CommandError(f"{what} failed", command=command.display(), exit_code=code,
-                               log_tail=_interesting_tail(stream), log_path=str(stream.log_path),
-                               hint=_hint_for(stream.tail_text()))
+            for event in self.sdk.images.push(repo, tag, stream=True, decode=True):
+                if "error" in event:
+                    raise EngineError(f"docker push {ref} failed: {event['error']}", registry_hint(event["error"]))
+        except EngineError:
+            raise
+        except Exception as exc:  # the SDK raises APIError or connection errors
+            raise EngineError(f"docker push {ref} failed: {exc}", registry_hint(str(exc))) from None
 
-    def cli_env(self, **extra: str) -> dict[str, str]:
-        """The environment for a docker CLI call: ours, pointed at the chosen engine."""
-        env = dict(os.environ, **extra)
-        if self.docker_host:
-            env["DOCKER_HOST"] = self.docker_host
-        return env
+    def manifest_create(self, name: str, refs: list[str], *, insecure: bool = False) -> None:
+        """The manifest list `name` over the pushed `refs` (amending one that exists), in the client's store."""
+        self._manifest(["create", "--amend", *_insecure(insecure), name, *refs])
 
-    def run_cli(self, args: list[str], timeout: float = 120, **env: str) -> tuple[int, str]:
-        return _run_quiet([self.client.path, *args], env=self.cli_env(**env), timeout=timeout)
+    def manifest_push(self, name: str, *, insecure: bool = False) -> None:
+        self._manifest(["push", "--purge", *_insecure(insecure), name])
+
+    def manifest_inspect(self, ref: str, *, insecure: bool = False) -> proc.Result:
+        """What `docker manifest inspect` prints of `ref` (JSON), and the command that printed it."""
+        return self._manifest(["inspect", *_insecure(insecure), ref])
+
+    def _manifest(self, args: list[str], timeout: float = 600) -> proc.Result:
+        command = self._cli(self.client, ["manifest", *args], DOCKER_CLI_EXPERIMENTAL="enabled")
+        return proc.run(command, what=f"docker manifest {args[0]}", timeout=timeout, hint=registry_hint)
 
     # -- the SDK ---------------------------------------------------------------
     @functools.cached_property
@@ -323,24 +331,59 @@ class Engine:
                               "the archive may be damaged; check it against its .sha256 file") from None
         return [tag for image in images for tag in image.tags] or [image.id for image in images]
 
-    def run_container(self, image: str, *, command: list[str] | None = None, entrypoint: list[str] | None = None,
-                      environment: Mapping[str, str] | None = None, platform: str | None = None,
-                      detach: bool = True, name: str | None = None, **kwargs):
+    def _start(self, image: str, command: list[str], *, entrypoint: list[str] | None = None,
+               environment: Mapping[str, str] | None = None, platform: str | None = None, **kwargs):
+        """A started container of `image` (an SDK object: it stays in this module)."""
         import docker
 
         try:
             return self.sdk.containers.run(image, command=command, entrypoint=entrypoint,
                                            environment=dict(environment or {}), platform=platform,
-                                           detach=detach, name=name, **kwargs)
+                                           detach=True, **kwargs)
         except docker.errors.ImageNotFound:
             raise EngineError(f"image {image} not found", "build it first: invoke image") from None
         except docker.errors.APIError as exc:
             raise EngineError(f"cannot start a container of {image}: {exc.explanation or exc}") from None
 
+    def run_once(self, image: str, command: list[str], *, entrypoint: list[str] | None = None) -> tuple[int, str]:
+        """Run `command` in a new container of `image`: its exit code and output (stdout and stderr).
+        The container is removed."""
+        import docker
+
+        container = self._start(image, command, entrypoint=entrypoint)
+        try:
+            code = container.wait().get("StatusCode", 1)
+            return code, container.logs(stdout=True, stderr=True).decode(errors="replace")
+        except docker.errors.APIError as exc:
+            raise EngineError(f"lost the container of {image} running {shlex.join(command)}: "
+                              f"{exc.explanation or exc}") from None
+        finally:
+            _remove(container)
+
+    def run_streamed(self, image: str, command: list[str], stream: BuildStream, *,
+                     on_line: Callable[[str], None] | None = None, **kwargs) -> int:
+        """Run `command` in a new container of `image` (more options: the SDK's containers.run), each
+        line of its output to `on_line`, then into `stream`, which is closed at the end; returns the exit
+        code.  The container is removed, at once on Ctrl-C (Interrupted)."""
+        try:
+            container = self._start(image, command, **kwargs)
+        except PipelineError:
+            stream.close()
+            raise
+        try:
+            return proc.follow(log_lines(container.logs(stream=True, follow=True)), stream,
+                               stop=lambda: _remove(container),
+                               wait=lambda: container.wait().get("StatusCode", 1), on_line=on_line)
+        finally:
+            _remove(container)
+
     def read_file(self, image: str, path: str) -> str:
         """The text of one file in an image (a container that prints it and goes)."""
-        out = self.run_container(image, command=["cat", path], entrypoint=[], detach=False, remove=True)
-        return out.decode(errors="replace") if isinstance(out, bytes) else str(out)
+        code, out = self.run_once(image, ["cat", path], entrypoint=[])
+        if code != 0:
+            raise EngineError(f"cannot read {path} in image {image}: {out.strip()[-300:] or f'exit code {code}'}",
+                              "rebuild the image: run the same command with --force")
+        return out
 
 
 def split_ref(ref: str) -> tuple[str, str]:
@@ -353,20 +396,39 @@ def split_ref(ref: str) -> tuple[str, str]:
     return (f"{name}/{last}" if name else last), tag
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def _remove(container) -> None:
     try:
-        os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(timeout=10)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
+        container.remove(force=True)
+    except Exception:  # docker raises several unrelated types; the container may be gone already
+        pass
 
 
-def _interesting_tail(stream: BuildStream, lines: int = 50) -> str:
-    return stream.tail_text(lines)
+def log_lines(chunks: Iterator[bytes]) -> Iterator[str]:
+    """Whole lines of a container's log, however its chunks cut them."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    rest = ""
+    for chunk in chunks:
+        rest += decoder.decode(chunk)
+        *whole, rest = rest.split("\n")
+        yield from (line.rstrip("\r") for line in whole)
+    rest += decoder.decode(b"", final=True)
+    if rest:
+        yield rest
+
+
+def _insecure(insecure: bool) -> list[str]:
+    return ["--insecure"] if insecure else []
+
+
+def registry_hint(text: str) -> str:
+    """What to do when a registry refused a push or a manifest list."""
+    if "HTTP response to HTTPS client" in text or "server gave HTTP" in text:
+        return ("the registry speaks plain http: add it to \"insecure-registries\" in the engine's "
+                "/etc/docker/daemon.json, restart dockerd, and pass --insecure to invoke push")
+    if "unauthorized" in text or "denied" in text:
+        return "log in first: docker login REGISTRY (Harbor: a robot account with push rights on the project)"
+    return ("check the registry address, that it answers (curl -v https://REGISTRY/v2/), and that you may push "
+            "to the path")
 
 
 HINTS = (

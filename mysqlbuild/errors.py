@@ -42,7 +42,11 @@ class ChecksumError(FetchError):
 
 
 class EngineError(PipelineError):
-    """Docker is missing, unreachable or lacks a needed capability."""
+    """Docker is missing, unreachable or lacks a needed capability; or another program the pipeline runs."""
+
+
+class ProgramMissing(EngineError):
+    """A program the pipeline runs is not installed on this host (proc.py names what to install)."""
 
 
 class CommandError(PipelineError):
@@ -73,12 +77,6 @@ class CommandError(PipelineError):
 
 class CheckError(PipelineError):
     """A built artifact (RPM, image, archive) failed a check."""
-
-
-class NotImplementedStage(PipelineError):
-    """A stage that is declared in the plan but not built yet."""
-
-    exit_code = 3
 
 
 class Interrupted(PipelineError):

@@ -1,9 +1,16 @@
 """What the user sees while the pipeline works, and the logs it keeps.
 
 Two reporters share one interface: ``TtyReporter`` draws progress bars with
-rich; ``PlainReporter`` prints lines, for CI logs and pipes.  Build output is
+rich; ``Reporter`` prints lines, for CI logs and pipes.  Build output is
 always written whole to a log file; the terminal gets the stage headers and
 make's ``[ NN%]`` progress, never the flood.
+
+A build is a ``BuildStream`` (the log, the last lines, make's percentage and
+passes, the estimate of the time left) shown through a ``BuildView`` that its
+reporter made: the stream tells the view what changed, through the view's
+public methods only.  Sizes are written with rich's own unit picker; the
+durations of the line reporter keep their ``12m22s`` form (rich's columns
+write ``0:12:22``, on the terminal).
 """
 from __future__ import annotations
 
@@ -15,21 +22,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
 
+from rich.filesize import pick_unit_and_suffix
+
 PERCENT_RE = re.compile(r"\[\s*(\d{1,3})%\]")
 # BuildKit plain progress: "#7 [rpms 3/5] RUN ..." opens a step, "#7 DONE 1.2s" closes it.
 STEP_RE = re.compile(r"^#\d+ \[(?P<name>[^\]]+)\] (?P<what>.*)$")
-ERROR_RE = re.compile(r"^#\d+ ERROR: (?P<what>.*)$|^ERROR: |^error: ", re.IGNORECASE)
 
 
-def _human_bytes(count: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if count < 1024 or unit == "GiB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
-    return f"{count:.1f} GiB"
+def human_bytes(count: float) -> str:
+    """1023 B, 1.5 KiB, 20.3 MiB, 2.0 GiB: the units of rich's DownloadColumn(binary_units=True)."""
+    unit, suffix = pick_unit_and_suffix(int(count), ["B", "KiB", "MiB", "GiB"], 1024)
+    return f"{count:.0f} B" if unit == 1 else f"{count / unit:.1f} {suffix}"
 
 
-def _human_time(seconds: float) -> str:
+def human_time(seconds: float) -> str:
+    """45s, 12m22s, 3h05m."""
     seconds = int(seconds)
     if seconds >= 3600:
         return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
@@ -46,12 +53,29 @@ class Transfer:
         raise NotImplementedError
 
 
-class BuildStream:
-    """Receives the lines of one build: all go to the log, some to the screen."""
+class BuildView:
+    """How one build shows on the screen; its reporter makes it (``Reporter.build_view``), the
+    ``BuildStream`` tells it what changed."""
 
-    def __init__(self, reporter: "Reporter", title: str, log_path: Path, tail_lines: int = 50,
+    def step(self, what: str) -> None:  # pragma: no cover - interface
+        """A BuildKit step began."""
+        raise NotImplementedError
+
+    def percent(self, stream: "BuildStream") -> None:  # pragma: no cover - interface
+        """make's percentage (or the stream's detail) changed: read them from `stream`."""
+        raise NotImplementedError
+
+    def close(self) -> None:  # pragma: no cover - interface
+        """The build ended."""
+        raise NotImplementedError
+
+
+class BuildStream:
+    """Receives the lines of one build: all go to the log, some to the screen (through `view`)."""
+
+    def __init__(self, view: BuildView, title: str, log_path: Path, tail_lines: int = 50,
                  track_percent: bool = True, label: str = "compile"):
-        self.reporter = reporter
+        self.view = view
         self.track_percent = track_percent
         self.label = label          # what the percentage counts: compile, tests
         self.detail = ""            # shown after it, e.g. "123 tests done, 1 failed"
@@ -63,9 +87,12 @@ class BuildStream:
         self.tail: deque[str] = deque(maxlen=tail_lines)
         self.percent: int | None = None
         self.passes = 0
-        self.started = time.monotonic()
         self._percent_started: float | None = None
         self.current_step = ""
+
+    @property
+    def closed(self) -> bool:
+        return self._log.closed
 
     def feed(self, line: str) -> None:
         line = line.rstrip("\n")
@@ -76,7 +103,7 @@ class BuildStream:
             what = f"[{step.group('name')}] {step.group('what')}"
             if what != self.current_step:
                 self.current_step = what
-                self.reporter._build_step(self, what)
+                self.view.step(what)
             return
         match = PERCENT_RE.search(line) if self.track_percent else None
         if match:
@@ -87,7 +114,7 @@ class BuildStream:
                 self._percent_started = time.monotonic()
             if value != self.percent:
                 self.percent = value
-                self.reporter._build_percent(self, value)
+                self.view.percent(self)
 
     def eta(self) -> float | None:
         if not self.percent or self._percent_started is None:
@@ -96,9 +123,10 @@ class BuildStream:
         return elapsed * (100 - self.percent) / self.percent
 
     def close(self) -> None:
+        """The build ended: the log is complete, the view goes.  A second call does nothing."""
         if not self._log.closed:
             self._log.close()
-        self.reporter._build_closed(self)
+            self.view.close()
 
     def tail_text(self, lines: int | None = None) -> str:
         items = list(self.tail)
@@ -127,7 +155,7 @@ class Reporter:
             yield
         finally:
             self.depth -= 1
-        self._print(f"{'  ' * self.depth}    done: {title} ({_human_time(time.monotonic() - start)})")
+        self._print(f"{'  ' * self.depth}    done: {title} ({human_time(time.monotonic() - start)})")
 
     def note(self, text: str) -> None:
         self._print(f"{'  ' * self.depth}{text}")
@@ -142,21 +170,38 @@ class Reporter:
     # builds -----------------------------------------------------------------
     def build(self, title: str, log_path: Path, track_percent: bool = True, label: str = "compile") -> BuildStream:
         self.note(f"{title}: full log in {log_path}")
-        return BuildStream(self, title, log_path, track_percent=track_percent, label=label)
+        view = self.build_view(title)
+        try:
+            return BuildStream(view, title, log_path, track_percent=track_percent, label=label)
+        except BaseException:
+            view.close()
+            raise
 
-    def _build_step(self, stream: BuildStream, what: str) -> None:
-        self.note(f"  {what[:160]}")
+    def build_view(self, title: str) -> BuildView:
+        return _PlainBuildView(self)
 
-    def _build_percent(self, stream: BuildStream, value: int) -> None:
-        last = getattr(stream, "_plain_last", -10)
-        if value >= last + 5 or value == 100 or value < last:
-            stream._plain_last = value  # type: ignore[attr-defined]
-            eta = stream.eta()
-            left = f", about {_human_time(eta)} left" if eta is not None and value < 100 else ""
-            detail = f" ({stream.detail})" if stream.detail else ""
-            self.note(f"  {stream.label} {value:3d}%{left}{detail}")
 
-    def _build_closed(self, stream: BuildStream) -> None:
+class _PlainBuildView(BuildView):
+    """Steps and every 5 % of make's progress as lines."""
+
+    def __init__(self, reporter: Reporter):
+        self.reporter = reporter
+        self.shown = -10            # the last percentage printed
+
+    def step(self, what: str) -> None:
+        self.reporter.note(f"  {what[:160]}")
+
+    def percent(self, stream: BuildStream) -> None:
+        value = stream.percent
+        if value is None or not (value >= self.shown + 5 or value == 100 or value < self.shown):
+            return
+        self.shown = value
+        eta = stream.eta()
+        left = f", about {human_time(eta)} left" if eta is not None and value < 100 else ""
+        detail = f" ({stream.detail})" if stream.detail else ""
+        self.reporter.note(f"  {stream.label} {value:3d}%{left}{detail}")
+
+    def close(self) -> None:
         pass
 
 
@@ -167,8 +212,8 @@ class _PlainTransfer(Transfer):
         self.started = time.monotonic()
         self.first = start
         self.last_print = 0.0
-        where = f" resuming at {_human_bytes(start)}" if resumed else ""
-        size = _human_bytes(total) if total else "unknown size"
+        where = f" resuming at {human_bytes(start)}" if resumed else ""
+        size = human_bytes(total) if total else "unknown size"
         reporter.note(f"downloading {name} ({size}){where}")
 
     def advance(self, count: int) -> None:
@@ -180,10 +225,10 @@ class _PlainTransfer(Transfer):
 
     def _status(self, now: float) -> str:
         rate = (self.done - self.first) / max(now - self.started, 1e-6)
-        part = f"{_human_bytes(self.done)}"
+        part = f"{human_bytes(self.done)}"
         if self.total:
-            part += f" of {_human_bytes(self.total)} ({100 * self.done / self.total:.0f}%)"
-        return f"{part} at {_human_bytes(rate)}/s"
+            part += f" of {human_bytes(self.total)} ({100 * self.done / self.total:.0f}%)"
+        return f"{part} at {human_bytes(rate)}/s"
 
     def close(self) -> None:
         self.reporter.note(f"  {self.name}: {self._status(time.monotonic())}")
@@ -204,33 +249,38 @@ class TtyReporter(Reporter):
     def transfer(self, name: str, total: int | None, start: int, resumed: bool) -> Transfer:
         return _RichTransfer(self.console, name, total, start)
 
-    def build(self, title: str, log_path: Path, track_percent: bool = True, label: str = "compile") -> BuildStream:
+    def build_view(self, title: str) -> BuildView:
+        return _RichBuildView(self.console, title)
+
+
+class _RichBuildView(BuildView):
+    """A bar for make's progress, with the time spent and left; the steps printed above it."""
+
+    def __init__(self, console, title: str):
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-        stream = super().build(title, log_path, track_percent, label)
-        progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                            TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
-                            console=self.console, transient=True)
-        progress.start()
-        stream._rich = progress  # type: ignore[attr-defined]
-        stream._task = progress.add_task(title[:40], total=100)  # type: ignore[attr-defined]
-        return stream
+        self.console = console
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                 TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(), TextColumn("left"),
+                                 TimeRemainingColumn(), console=console, transient=True)
+        self.progress.start()
+        self.task = self.progress.add_task(title[:40], total=100)
+        self.shown_pass = 0         # the compile pass the bar counts
 
-    def _build_step(self, stream: BuildStream, what: str) -> None:
-        stream._rich.console.print(f"  {what[:150]}", markup=False, highlight=False)  # type: ignore[attr-defined]
+    def step(self, what: str) -> None:
+        self.console.print(f"  {what[:150]}", markup=False, highlight=False)
 
-    def _build_percent(self, stream: BuildStream, value: int) -> None:
-        progress = stream._rich  # type: ignore[attr-defined]
-        if stream.passes > getattr(stream, "_rich_pass", 0):
-            stream._rich_pass = stream.passes  # type: ignore[attr-defined]
-            progress.reset(stream._task, total=100)  # type: ignore[attr-defined]
-            progress.update(stream._task, description=f"{stream.label} pass {stream.passes}")  # type: ignore[attr-defined]
-        progress.update(stream._task, completed=value)  # type: ignore[attr-defined]
+    def percent(self, stream: BuildStream) -> None:
+        if stream.passes > self.shown_pass:
+            self.shown_pass = stream.passes
+            self.progress.reset(self.task, total=100)
+            self.progress.update(self.task, description=f"{stream.label} pass {stream.passes}")
+        self.progress.update(self.task, completed=stream.percent)
         if stream.detail:
-            progress.update(stream._task, description=f"{stream.title[:24]}: {stream.detail}")  # type: ignore[attr-defined]
+            self.progress.update(self.task, description=f"{stream.title[:24]}: {stream.detail}")
 
-    def _build_closed(self, stream: BuildStream) -> None:
-        stream._rich.stop()  # type: ignore[attr-defined]
+    def close(self) -> None:
+        self.progress.stop()
 
 
 class _RichTransfer(Transfer):

@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import mmap
 import struct
-import subprocess
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
 from . import atomics as elf_atomics
+from . import proc
 from .archs import Arch
 from .errors import CheckError, EngineError
 
@@ -39,6 +39,7 @@ IN_MEMORY = 8 << 20  # larger payload files are spooled to disk and mapped
 BLOCK = 64 << 10  # libarchive read size: 1 MiB blocks cost 4-5 MiB more peak, and no time
 PT_LOAD, PT_DYNAMIC = 1, 2
 DT_NULL, DT_NEEDED, DT_STRTAB = 0, 1, 5
+RPM_NEEDED_FOR = "check the built RPMs"
 
 
 @dataclass(frozen=True)
@@ -62,27 +63,19 @@ class ElfInfo:
     needed: tuple[str, ...]
 
 
-def _rpm_tool(args: list[str]) -> subprocess.CompletedProcess:
-    try:
-        return subprocess.run(args, capture_output=True, text=True)
-    except FileNotFoundError:
-        raise EngineError(f"{args[0]} is not installed on this host; it is needed to check the built RPMs",
-                          "install it: apt-get install rpm (Debian/Ubuntu) or yum install rpm") from None
-
-
 def read_header(path: Path) -> RpmInfo:
-    proc = _rpm_tool(["rpm", "-qp", "--nosignature", "--qf", "%{NAME}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\n",
-                      str(path)])
-    fields = proc.stdout.strip().split("\t")
-    if proc.returncode != 0 or len(fields) != 4:
-        raise CheckError(f"{path.name}: not a readable RPM ({proc.stderr.strip() or proc.stdout.strip()})")
+    result = proc.run(["rpm", "-qp", "--nosignature", "--qf", "%{NAME}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\n",
+                       str(path)], check=False, needed_for=RPM_NEEDED_FOR)
+    fields = result.stdout.strip().split("\t")
+    if result.returncode != 0 or len(fields) != 4:
+        raise CheckError(f"{path.name}: not a readable RPM ({result.stderr.strip() or result.stdout.strip()})")
     return RpmInfo(path, *fields)
 
 
 def check_digests(path: Path) -> None:
-    proc = _rpm_tool(["rpm", "-K", str(path)])
-    out = (proc.stdout + proc.stderr).strip()
-    if proc.returncode != 0 or "NOT OK" in out:
+    result = proc.run(["rpm", "-K", str(path)], check=False, needed_for=RPM_NEEDED_FOR)
+    out = result.output
+    if result.returncode != 0 or "NOT OK" in out:
         raise CheckError(f"{path.name}: rpm -K failed: {out}", "the RPM is damaged; rebuild it with --force")
 
 

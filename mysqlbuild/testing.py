@@ -8,6 +8,8 @@ Fixtures:
 - ``run_container``: start a container of the image (removed after the test) and
   get a ``Container`` with its testinfra ``host``;
 - ``image_host``: testinfra host of one idle container of the image, for the module.
+
+``wait_for_log`` waits for a line in a container's log (the recipes' helpers use it too).
 """
 from __future__ import annotations
 
@@ -63,15 +65,23 @@ class Container:
         return next(iter(networks.values()))["IPAddress"]
 
     def wait_for_log(self, text: str, timeout: float = 60) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            logs = self.logs()
-            if text in logs:
-                return logs
-            if self.status == "exited":
-                break
-            time.sleep(0.5)
-        raise AssertionError(f"{text!r} not in the container's log within {timeout} s:\n{self.logs()[-3000:]}")
+        return wait_for_log(self.obj, text, timeout)
+
+
+def wait_for_log(container: Any, text: str, timeout: float = 60) -> str:
+    """The log of an SDK `container` once it holds `text`; fails when the container exits first or
+    `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        logs = container.logs().decode(errors="replace")
+        if text in logs:
+            return logs
+        container.reload()
+        if container.status == "exited":
+            break
+        time.sleep(0.3)
+    raise AssertionError(f"{text!r} not in the container's log within {timeout} s:\n"
+                         f"{container.logs().decode(errors='replace')[-4000:]}")
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .. import mtrreport
 from ..engine import BuildRequest
-from ..errors import CheckError, CommandError, Interrupted, RecipeError
+from ..errors import CheckError, CommandError, RecipeError
 from ..recipe import Mtr, MtrSelection
 from ..render import render
 from ..target import Target
@@ -135,29 +135,19 @@ class MtrStage(Stage):
         stream = ctx.reporter.build(f"mysql-test-run ({chosen.name})", t.log_dir / "mtr.log", label="tests")
         stream.feed("$ " + " ".join(f"{k}={v}" for k, v in env.items()) + " " + " ".join(command))
         reader = mtrreport.Reader()
+
+        def count(line: str) -> None:
+            if reader.feed(line) is not None:
+                failed = sum(r.status == "fail" for r in reader.runs)
+                stream.detail = f"{len(reader.runs)} tests done" + (f", {failed} failed" if failed else "")
+
         start = time.monotonic()
-        container = ctx.engine.run_container(mtr_image(t), command=command, environment=env,
-                                             platform=t.arch.platform, detach=True,
-                                             volumes={str(work): {"bind": "/mtr", "mode": "rw"}},
-                                             # as a database host: NUMA memory policies (set_mempolicy needs
-                                             # CAP_SYS_NICE under Docker's seccomp profile)
-                                             cap_add=["SYS_NICE"], shm_size="1g")
-        try:
-            for chunk in container.logs(stream=True, follow=True):
-                for line in chunk.decode(errors="replace").splitlines():
-                    run = reader.feed(line)
-                    if run is not None:
-                        failed = sum(r.status == "fail" for r in reader.runs)
-                        stream.detail = f"{len(reader.runs)} tests done" + (f", {failed} failed" if failed else "")
-                    stream.feed(line)
-            code = container.wait().get("StatusCode", 1)
-        except KeyboardInterrupt:
-            stream.close()
-            _remove(container)
-            raise Interrupted() from None
-        finally:
-            _remove(container)
-        stream.close()
+        code = ctx.engine.run_streamed(mtr_image(t), command, stream, on_line=count, environment=env,
+                                       platform=t.arch.platform,
+                                       volumes={str(work): {"bind": "/mtr", "mode": "rw"}},
+                                       # as a database host: NUMA memory policies (set_mempolicy needs
+                                       # CAP_SYS_NICE under Docker's seccomp profile)
+                                       cap_add=["SYS_NICE"], shm_size="1g")
         seconds = time.monotonic() - start
         if not reader.runs:
             raise CommandError(f"mysql-test-run.pl ran no test in {mtr_image(t)}", command=command, exit_code=code,
@@ -210,13 +200,6 @@ class MtrStage(Stage):
         os.replace(fresh, final)
         shutil.rmtree(old, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _remove(container) -> None:
-    try:
-        container.remove(force=True)
-    except Exception:  # docker raises several unrelated types; the container may be gone already
-        pass
 
 
 STAGE = MtrStage()

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
-from .. import ROOT
+from .. import ROOT, proc
 from ..engine import Engine
-from ..errors import CheckError, CommandError
+from ..errors import CheckError, EngineError
 from ..progress import Reporter
 from ..target import Target
 from .common import Context, Stage, digest_file, digest_tree, image_unchanged
@@ -19,22 +18,11 @@ QUERY_FORMAT = "%{NAME} %{VERSION}-%{RELEASE}\\n"
 
 def installed_packages(engine: Engine, image: str, names: list[str]) -> dict[str, str]:
     """name -> version-release of the packages installed in `image` (per its RPM database)."""
-    import docker
-
     try:
-        out = engine.sdk.containers.run(image, entrypoint=["rpm"], command=["-q", "--qf", QUERY_FORMAT, *names],
-                                        remove=True, stdout=True, stderr=True)
-        text = out.decode(errors="replace")
-    except docker.errors.ContainerError as exc:
         # rpm -q exits non-zero when a package is missing; its output still says which.
-        text = (exc.stderr or b"").decode(errors="replace") if isinstance(exc.stderr, bytes) else str(exc)
-        try:
-            logs = exc.container.logs() if exc.container else b""
-            text = logs.decode(errors="replace") or text
-        except docker.errors.APIError:
-            pass
-    except docker.errors.APIError as exc:
-        raise CheckError(f"cannot query the RPM database of {image}: {exc.explanation or exc}",
+        _code, text = engine.run_once(image, ["-q", "--qf", QUERY_FORMAT, *names], entrypoint=["rpm"])
+    except EngineError as exc:
+        raise CheckError(f"cannot query the RPM database of {image}: {exc.message}",
                          "the image needs the rpm command for verification") from None
     found = {}
     for line in text.splitlines():
@@ -75,28 +63,18 @@ def pytest_command(tests: Path, *, image: str, arch: str, packages: dict[str, st
 
 def run_image_tests(reporter: Reporter, tests: Path, *, image: str, arch: str, packages: dict[str, str],
                     log_path: Path, docker_host: str = "") -> None:
-    command = pytest_command(tests, image=image, arch=arch, packages=packages)
-    env = dict(os.environ)
-    root = str(ROOT)
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    if docker_host:
-        env["DOCKER_HOST"] = docker_host
-    stream = reporter.build(f"image tests ({tests.name})", log_path, track_percent=False)
-    stream.feed("$ " + " ".join(command))
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                            errors="replace")
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        stream.feed(line)
+    pythonpath = str(ROOT) + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else "")
+    env = (("PYTHONPATH", pythonpath),) + ((("DOCKER_HOST", docker_host),) if docker_host else ())
+    command = proc.Command(tuple(pytest_command(tests, image=image, arch=arch, packages=packages)), env)
+
+    def show(line: str) -> None:
         text = line.rstrip()
         if text.startswith(("FAILED", "ERROR", "PASSED")) or " passed" in text or " failed" in text:
             reporter.note("  " + text)
-    code = proc.wait()
-    stream.close()
-    if code != 0:
-        raise CommandError(f"image tests failed on {image}", command=command, exit_code=code,
-                           log_tail=stream.tail_text(40), log_path=str(log_path),
-                           hint="read the failing test's output in the log; the image was kept for inspection")
+
+    stream = reporter.build(f"image tests ({tests.name})", log_path, track_percent=False)
+    proc.stream(command, stream, f"the image tests on {image}", on_line=show, tail=40,
+                hint="read the failing test's output in the log; the image was kept for inspection")
 
 
 class VerifyStage(Stage):

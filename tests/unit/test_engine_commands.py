@@ -94,3 +94,12 @@ def test_doctor_reports_the_named_builder(tmp_path):
     bad = run_checks(Engine(docker=str(client), builder="arm-node", docker_host="tcp://127.0.0.1:9"), tmp_path)
     [check] = [c for c in bad if c.name == "buildx builder"]
     assert not check.ok and "no builder" in check.detail and "docker buildx ls" in check.fix
+
+
+def test_a_containers_log_comes_in_whole_lines_however_its_chunks_cut_them():
+    from mysqlbuild.engine import log_lines
+
+    text = "première ligne\r\nsecond [ 50%]\nlast, no newline".encode()
+    chunks = [text[i:i + 3] for i in range(0, len(text), 3)]     # cuts lines and the two-byte è
+    assert list(log_lines(iter(chunks))) == ["première ligne", "second [ 50%]", "last, no newline"]
+    assert list(log_lines(iter([b"a\n", b"", b"b\n"]))) == ["a", "b"]

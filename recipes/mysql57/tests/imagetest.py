@@ -17,6 +17,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from mysqlbuild.testing import wait_for_log
+
 WAIT = 60  # seconds: the most any test waits for the server
 INITDB = "/docker-entrypoint-initdb.d"
 DATADIR = "/var/lib/mysql"
@@ -97,15 +99,7 @@ class Server:
         raise AssertionError(f"not ready within {timeout} s:\n{self.logs()[-4000:]}")
 
     def wait_log(self, text: str, timeout: float = WAIT) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            logs = self.logs()
-            if text in logs:
-                return logs
-            if self.status() == "exited":
-                break
-            time.sleep(0.3)
-        raise AssertionError(f"{text!r} not in the log within {timeout} s:\n{self.logs()[-4000:]}")
+        return wait_for_log(self.obj, text, timeout)
 
     def client_args(self, query: str, user: str, database: str | None, tcp: bool, extra: tuple[str, ...]) -> list[str]:
         args = ["mysql", "--user=" + user, "--batch", "--skip-column-names", *extra, "--execute=" + query]
