@@ -43,13 +43,15 @@ def task(*args, **kwargs):
     return invoke.task(*args, klass=Task, **kwargs)
 
 
-def _positional(task_name, what, value):
-    """Invoke gives a task's missing positional argument the next word, even --help (pyinvoke/invoke#982):
-    `invoke load --help` would load an archive named "--help". Refuse such a value, and say where help is."""
-    if value.startswith("-"):
-        raise invoke.Exit(ConfigError(f"{value!r} was taken as the {what}: Invoke reads the word after "
-                                      f"`invoke {task_name}` as the {what}, even an option",
-                                      hint=f"for this task's help: invoke --help {task_name}").render(), code=1)
+def _required(task_name, option, value, example):
+    """The value of an option the task cannot do without.  Such a value is an option, not a positional
+    argument: Invoke gives a missing positional argument the next word, even --help (pyinvoke/invoke#982),
+    so `invoke load --help` would have loaded an archive named "--help" instead of showing the help."""
+    if not value:
+        flag = "--" + option.replace("_", "-")
+        raise invoke.Exit(ConfigError(f"invoke {task_name} needs {flag}",
+                                      hint=f"e.g. invoke {task_name} {flag} {example}; "
+                                           f"all its options: invoke {task_name} --help").render(), code=1)
     return value
 
 
@@ -104,11 +106,12 @@ def base(c, rootfs=None, debootstrap=None, tag=None, mirror_url=None, include=No
                                recipe=recipe, base=base, force=force, dry_run=dry_run)
 
 
-@task(help={"path": "the .tar.gz written by invoke save (its .sha256 must lie beside it)",
+@task(help={"archive": "the .tar.gz written by invoke save (its .sha256 must lie beside it); required",
             "dry_run": "only check the checksum"})
-def load(c, path, docker_host=None, dry_run=False):
+def load(c, archive=None, docker_host=None, dry_run=False):
     """Load an image archive into Docker, after checking its sha256."""
-    cli.guarded(cli.load)(c, _positional("load", "archive path", path), docker_host=docker_host, dry_run=dry_run)
+    cli.guarded(cli.load)(c, _required("load", "archive", archive, "dist/mysql-5.7.44-arm64.tar.gz"),
+                          docker_host=docker_host, dry_run=dry_run)
 
 
 @task
@@ -127,14 +130,14 @@ def clean(c, recipe=None, version=None, arch=None, base=None, sources=False, ima
 
 
 @task(help={"arch": "architectures to push (default amd64,arm64: one manifest list over both)",
-            "registry": "HOST[:PORT][/PATH] of the registry (Harbor and the like)",
+            "registry": "HOST[:PORT][/PATH] of the registry (Harbor and the like); required",
             "insecure": "the registry speaks plain http (the engine must list it in insecure-registries)"})
-def push(c, registry, insecure=False, recipe=None, version=None, arch=None, base=None, docker_host=None,
+def push(c, registry=None, insecure=False, recipe=None, version=None, arch=None, base=None, docker_host=None,
          builder=None, dry_run=False):
     """Push the per-arch images and a multi-arch manifest list to a private registry."""
-    cli.guarded(cli.push)(c, _positional("push", "registry", registry), insecure, recipe=recipe, version=version,
-                          arch=arch or "amd64,arm64", base=base, docker_host=docker_host, builder=builder,
-                          dry_run=dry_run)
+    cli.guarded(cli.push)(c, _required("push", "registry", registry, "harbor.intranet:8443/dba"), insecure,
+                          recipe=recipe, version=version, arch=arch or "amd64,arm64", base=base,
+                          docker_host=docker_host, builder=builder, dry_run=dry_run)
 
 
 @task

@@ -62,7 +62,7 @@ def test_the_archive_loads_back_the_same_image(work, engine):
     names = {entry for item in _manifest(archive) for entry in item["RepoTags"]}
     assert names == {"mysqlbuild-hello:1.0-arm64"}  # the classic layout Docker 18.09 reads
     engine.remove_image("mysqlbuild-hello:1.0-arm64")
-    run = invoke("load", str(archive), env=work["env"])
+    run = invoke("load", "--archive", str(archive), env=work["env"])
     assert run.code == 0, run.text
     assert "mysqlbuild-hello:1.0-arm64" in run.out
     assert engine.image_id("mysqlbuild-hello:1.0-arm64") == image_id
@@ -77,11 +77,11 @@ def test_a_damaged_archive_is_refused_before_loading(work, engine, tmp_path):
         handle.seek(damaged.stat().st_size // 2)
         handle.write(b"\0" * 64)
     engine.remove_image("mysqlbuild-hello:1.0-arm64")
-    run = invoke("load", str(damaged), env=work["env"])
+    run = invoke("load", "--archive", str(damaged), env=work["env"])
     assert run.code == 1
     assert "is damaged" in run.err and "nothing was loaded" in run.err and "Traceback" not in run.text
     assert engine.image_id("mysqlbuild-hello:1.0-arm64") is None
-    assert invoke("load", str(original), env=work["env"]).code == 0
+    assert invoke("load", "--archive", str(original), env=work["env"]).code == 0
 
 
 def test_both_architectures_in_one_command(work, engine):
