@@ -51,6 +51,12 @@ def _setting(default: Any, help: str, *, choices: Mapping[str, str] | None = Non
                                             "hint": hint, "see": see, "per_run": per_run, "or_list": or_list})
 
 
+# The values a recipe's codegen.atomics allows (recipe.ATOMICS), each with what it means.
+_ATOMICS_MEANING = {"dispatch": "LSE where the CPU has it, chosen at run time", "lse": "ARMv8.1 and later only",
+                    "llsc": "load/store-exclusive loops only"}
+_ATOMICS_CHOICES = {value: _ATOMICS_MEANING[value] for value in ATOMICS}
+
+
 @dataclass(frozen=True)
 class Settings:
     recipe: str = _setting("mysql57", "recipe name under recipes/, or a path to a recipe folder")
@@ -68,11 +74,8 @@ class Settings:
         hint="auto picks native, cross or emulate per target; see `invoke build --dry-run`", see=BUILD_MODES_DOC)
     toolchain: str = _setting(f"clang-{OLDEST}", f"cross mode's host toolchain: clang-{OLDEST} or a newer "
                                                  f"clang-N of Debian 12", see=BUILD_MODES_DOC)
-    atomics: str = _setting("", "aarch64 atomics for this build", choices={
-        "dispatch": "LSE where the CPU has it, chosen at run time",
-        "lse": "ARMv8.1 and later only",
-        "llsc": "load/store-exclusive loops only"},
-        empty="the recipe's codegen.atomics", see=BUILD_MODES_DOC)
+    atomics: str = _setting("", "aarch64 atomics for this build", choices=_ATOMICS_CHOICES,
+                            empty="the recipe's codegen.atomics", see=BUILD_MODES_DOC)
     ccache: bool = _setting(True, "keep compiled objects between builds (false: compile everything, as the "
                                   "benchmarks do)")
     rpm_with: str = _setting("", "rpm conditionals to switch on, comma list (e.g. debug,embedded)")
