@@ -196,7 +196,7 @@ class Setting:
         if not self.choices or value in self.choices or value == self.default:
             return None
         allowed = _either(list(self.choices)) if self.or_list else "one of " + ", ".join(self.choices)
-        hint = self.hint or "; ".join(f"{value}: {means}" for value, means in self.choices.items() if means)
+        hint = self.hint or "; ".join(f"{choice}: {means}" for choice, means in self.choices.items() if means)
         return ConfigError(f"{self.name} must be {allowed}, found {value!r}", hint or None)
 
 
