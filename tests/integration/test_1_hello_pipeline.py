@@ -13,6 +13,7 @@ import io
 import json
 import shutil
 import subprocess
+import warnings
 
 import pytest
 
@@ -65,6 +66,8 @@ def build_unless_built(work, engine, *archs) -> None:
     """Build those of `archs` that are not built and current (none, when the tests run in file order)."""
     missing = unbuilt(work, engine, *archs)
     if missing:
+        # Shown in pytest's summary: in file order it never happens, so seen there it costs CI time.
+        warnings.warn(f"built {','.join(missing)} first: this test ran alone or out of file order")
         run = invoke("build", "--arch", ",".join(missing), env=work["env"])
         assert run.code == 0, f"building what this test needs failed: {run.text[-5000:]}"
 
@@ -73,21 +76,22 @@ def build_unless_built(work, engine, *archs) -> None:
 def nothing_built(work, engine):
     """arm64 as the session starts: no base image and no image of the fixture (hello_work removes them), no
     build folder, RPMs or archive.  Whatever a test run before left of them goes."""
-    for ref in (ARM_BASE, image_of("arm64")):
-        if engine.image_id(ref):
-            engine.remove_image(ref)
     archive = archive_of(work, "arm64")
-    for path in (target_dir(work, "arm64"), work["root"] / "rpmbuild" / "RPMS" / "aarch64", archive,
-                 archive.with_name(archive.name + ".sha256")):
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
+    images = [ref for ref in (ARM_BASE, image_of("arm64")) if engine.image_id(ref)]
+    paths = [path for path in (target_dir(work, "arm64"), work["root"] / "rpmbuild" / "RPMS" / "aarch64", archive,
+                               archive.with_name(archive.name + ".sha256")) if path.exists()]
+    if images or paths:
+        warnings.warn("removed the arm64 build an earlier test made: this test ran out of file order")
+    for ref in images:
+        engine.remove_image(ref)
+    for path in paths:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
 @pytest.fixture
 def arm64_base(work, engine):
     if engine.image_id(ARM_BASE) is None:
+        warnings.warn("made the arm64 base first: this test ran alone or out of file order")
         run = invoke("base", "--arch", "arm64", env=work["env"])
         assert run.code == 0, f"making the arm64 base failed: {run.text[-5000:]}"
 
