@@ -1,12 +1,19 @@
 """Invoke tasks: parse options and call the library (mysqlbuild/cli.py).
 
 Settings come from invoke.yaml (section `mysqlbuild`), overridden by
-MYSQLBUILD_* environment variables, overridden by these flags.
+MYSQLBUILD_* environment variables, overridden by these flags.  An option
+named like a setting has the help that mysqlbuild/settings.py declares for
+it; a task writes help only for its other options, and for an option that
+means something else in it.
 """
+import inspect
+
 import invoke
 
 from mysqlbuild import cli
 from mysqlbuild.errors import ConfigError
+from mysqlbuild.recipe import DEBIAN_MIRROR
+from mysqlbuild.settings import SETTINGS, option_help
 
 # The only one-letter flags, the same letter in every task that has the option; all other options are
 # long only. (Invoke's automatic short flags take each option's first free letter: -y for --dry-run,
@@ -15,10 +22,13 @@ SHORT_FLAGS = {"arch": "a", "version": "v", "dry_run": "n", "force": "f", "jobs"
 
 
 class Task(invoke.Task):
-    """An Invoke task whose short flags are exactly SHORT_FLAGS (for the options it has)."""
+    """An Invoke task whose short flags are exactly SHORT_FLAGS (for the options it has), and whose options
+    named like settings have the settings' help unless `help` gives them another."""
 
-    def __init__(self, body, **kwargs):
-        super().__init__(body, **kwargs)
+    def __init__(self, body, help=None, **kwargs):
+        options = list(inspect.signature(body).parameters)[1:]
+        help = {**{name: option_help(name) for name in options if name in SETTINGS}, **(help or {})}
+        super().__init__(body, help=help, **kwargs)
         self.auto_shortflags = False
 
     def arg_opts(self, name, default, taken_names):
@@ -33,36 +43,16 @@ def task(*args, **kwargs):
     return invoke.task(*args, klass=Task, **kwargs)
 
 
-def _positional(task_name, what, value):
-    """Invoke gives a task's missing positional argument the next word, even --help (pyinvoke/invoke#982):
-    `invoke load --help` would load an archive named "--help". Refuse such a value, and say where help is."""
-    if value.startswith("-"):
-        raise invoke.Exit(ConfigError(f"{value!r} was taken as the {what}: Invoke reads the word after "
-                                      f"`invoke {task_name}` as the {what}, even an option",
-                                      hint=f"for this task's help: invoke --help {task_name}").render(), code=1)
+def _required(task_name, option, value, example):
+    """The value of an option the task cannot do without.  Such a value is an option, not a positional
+    argument: Invoke gives a missing positional argument the next word, even --help (pyinvoke/invoke#982),
+    so `invoke load --help` would have loaded an archive named "--help" instead of showing the help."""
+    if not value:
+        flag = "--" + option.replace("_", "-")
+        raise invoke.Exit(ConfigError(f"invoke {task_name} needs {flag}",
+                                      hint=f"e.g. invoke {task_name} {flag} {example}; "
+                                           f"all its options: invoke {task_name} --help").render(), code=1)
     return value
-
-
-COMMON_HELP = {
-    "recipe": "recipe name under recipes/, or a path to a recipe folder (default: mysql57)",
-    "version": "version from the recipe (default: the recipe's default_version)",
-    "arch": "target architecture: arm64 (default), amd64, or a comma list amd64,arm64",
-    "base": "builder/runtime base declared in the recipe (default: the recipe's default_base)",
-    "jobs": "parallel compile jobs (default: CPUs, capped at one job per 2 GB of memory)",
-    "mirror": "http(s):// or file:// folder holding the sources by name, tried first (intranet)",
-    "rpm_with": "rpm conditionals to switch on, comma list (e.g. debug,embedded)",
-    "rpm_without": "rpm conditionals to switch off, comma list",
-    "docker_host": "run everything on another Docker engine (DOCKER_HOST form: tcp://, ssh://, unix://)",
-    "builder": "an existing buildx builder to compile on (remote BuildKit, kubernetes, native arm64 nodes)",
-    "force": "redo the stage even when its key and output are unchanged",
-    "dry_run": "print the plan (inputs, keys, exact docker commands) and run nothing",
-    "mode": "how to compile a foreign architecture: auto (default: native if the host matches, else cross), "
-            "native, cross (the host toolchain's clang runs natively in the target's builder; make, cmake and "
-            "rpmbuild under QEMU) or emulate (everything under QEMU, hours)",
-    "toolchain": "cross mode's host toolchain: clang-16 (default) or a newer clang-N of Debian 12",
-    "atomics": "aarch64 atomics for this build: dispatch (LSE chosen at run time), lse (ARMv8.1+ only) or "
-               "llsc (default: the recipe's codegen.atomics)",
-}
 
 
 def _stage_task(last, doc):
@@ -76,7 +66,7 @@ def _stage_task(last, doc):
 
     run.__doc__ = doc
     run.__name__ = last
-    return task(help=COMMON_HELP)(run)
+    return task(run)
 
 
 build = _stage_task("build", "Every stage: base, fetch, toolchain (cross mode), builder, rpms, image, verify, save.")
@@ -89,11 +79,8 @@ verify = _stage_task("verify", "Check the image's architecture and packages, and
 save = _stage_task("save", "Write dist/<name>-<version>-<arch>.tar.gz (docker save) and its .sha256.")
 
 
-@task(help={**COMMON_HELP,
-            "selection": "a test selection named in the recipe's mtr section (default: its default_selection)",
-            "suite": "whole suites to run instead, comma list (e.g. main,innodb)",
-            "tests": "single tests to run instead, comma list of suite.test (with --suite: both)",
-            "jobs": "parallel mysql-test-run workers (default: CPUs)"})
+@task(help={"selection": option_help("mtr_selection"), "suite": option_help("mtr_suite"),
+            "tests": option_help("mtr_tests"), "jobs": "parallel mysql-test-run workers (default: CPUs)"})
 def mtr(c, recipe=None, version=None, arch=None, base=None, mode=None, toolchain=None, atomics=None, jobs=None,
         mirror=None, rpm_with=None, rpm_without=None, docker_host=None, builder=None, force=False, dry_run=False,
         selection=None, suite=None, tests=None):
@@ -108,12 +95,10 @@ def mtr(c, recipe=None, version=None, arch=None, base=None, mode=None, toolchain
 @task(help={"rootfs": "a root filesystem, as a tarball or a folder (e.g. a Kylin V10 system)",
             "debootstrap": "make the root filesystem by debootstrap of this Debian suite (e.g. bookworm)",
             "tag": "name of the image to make (with --rootfs or --debootstrap)",
-            "mirror_url": "Debian mirror for --debootstrap",
+            "mirror_url": f"Debian mirror for --debootstrap (default: {DEBIAN_MIRROR})",
             "include": "extra packages for --debootstrap, comma list",
             "variant": "debootstrap variant (default minbase)",
-            "arch": COMMON_HELP["arch"], "recipe": COMMON_HELP["recipe"], "base": COMMON_HELP["base"],
-            "force": "remake the recipe's local base images even when present",
-            "dry_run": COMMON_HELP["dry_run"]})
+            "force": "remake the recipe's local base images even when present"})
 def base(c, rootfs=None, debootstrap=None, tag=None, mirror_url=None, include=None, variant="minbase", arch=None,
          recipe=None, base=None, force=False, dry_run=False):
     """Make a base image with no registry: from a root filesystem, by debootstrap, or the recipe's own."""
@@ -121,22 +106,22 @@ def base(c, rootfs=None, debootstrap=None, tag=None, mirror_url=None, include=No
                                recipe=recipe, base=base, force=force, dry_run=dry_run)
 
 
-@task(help={"path": "the .tar.gz written by invoke save (its .sha256 must lie beside it)",
-            "docker_host": COMMON_HELP["docker_host"], "dry_run": "only check the checksum"})
-def load(c, path, docker_host=None, dry_run=False):
+@task(help={"archive": "the .tar.gz written by invoke save (its .sha256 must lie beside it); required",
+            "dry_run": "only check the checksum"})
+def load(c, archive=None, docker_host=None, dry_run=False):
     """Load an image archive into Docker, after checking its sha256."""
-    cli.guarded(cli.load)(c, _positional("load", "archive path", path), docker_host=docker_host, dry_run=dry_run)
+    cli.guarded(cli.load)(c, _required("load", "archive", archive, "dist/mysql-5.7.44-arm64.tar.gz"),
+                          docker_host=docker_host, dry_run=dry_run)
 
 
-@task(help={k: COMMON_HELP[k] for k in ("arch", "recipe", "version", "base", "mode", "docker_host", "builder")})
+@task
 def doctor(c, arch=None, recipe=None, version=None, base=None, mode=None, docker_host=None, builder=None):
     """Check this machine: Docker, BuildKit, emulation of the target, the build mode of each target, disk, tools."""
     cli.guarded(cli.doctor)(c, arch=arch, recipe=recipe, version=version, base=base, mode=mode,
                             docker_host=docker_host, builder=builder)
 
 
-@task(help={"recipe": COMMON_HELP["recipe"], "version": COMMON_HELP["version"], "arch": COMMON_HELP["arch"],
-            "base": COMMON_HELP["base"], "sources": "also remove the version's downloaded sources",
+@task(help={"sources": "also remove the version's downloaded sources",
             "images": "also remove the builder and runtime images", "dry_run": "list what would go"})
 def clean(c, recipe=None, version=None, arch=None, base=None, sources=False, images=False, dry_run=False):
     """Remove a target's build folder, its RPMs (when they are this build's) and its archive."""
@@ -144,37 +129,18 @@ def clean(c, recipe=None, version=None, arch=None, base=None, sources=False, ima
                            dry_run=dry_run)
 
 
-@task(help={**{k: COMMON_HELP[k] for k in ("recipe", "version", "base", "docker_host", "builder", "dry_run")},
-            "arch": "architectures to push (default amd64,arm64: one manifest list over both)",
-            "registry": "HOST[:PORT][/PATH] of the registry (Harbor and the like)",
+@task(help={"arch": "architectures to push (default amd64,arm64: one manifest list over both)",
+            "registry": "HOST[:PORT][/PATH] of the registry (Harbor and the like); required",
             "insecure": "the registry speaks plain http (the engine must list it in insecure-registries)"})
-def push(c, registry, insecure=False, recipe=None, version=None, arch=None, base=None, docker_host=None,
+def push(c, registry=None, insecure=False, recipe=None, version=None, arch=None, base=None, docker_host=None,
          builder=None, dry_run=False):
     """Push the per-arch images and a multi-arch manifest list to a private registry."""
-    cli.guarded(cli.push)(c, _positional("push", "registry", registry), insecure, recipe=recipe, version=version,
-                          arch=arch or "amd64,arm64", base=base, docker_host=docker_host, builder=builder,
-                          dry_run=dry_run)
+    cli.guarded(cli.push)(c, _required("push", "registry", registry, "harbor.intranet:8443/dba"), insecure,
+                          recipe=recipe, version=version, arch=arch or "amd64,arm64", base=base,
+                          docker_host=docker_host, builder=builder, dry_run=dry_run)
 
 
-DOCKER_HELP = {
-    "with_docker": "carry a Docker engine for hosts without one: Docker's static tarball (pinned in "
-                   "delivery/docker-static.yaml), systemd units and a daemon.json",
-    "docker_tarball": "the static tarball docker-<version>.tgz you downloaded (or a folder holding it, or "
-                      "<arch>/ subfolders); implies --with-docker. Else it is looked for in the cache and fetched",
-    "docker_version": "Docker version from the pin file (default: its default_version)",
-    "docker_data_root": "daemon.json data-root: where images, containers and volumes live (default /var/lib/docker)",
-    "docker_storage_driver": "daemon.json storage-driver: overlay2, fuse-overlayfs, btrfs, zfs or vfs "
-                             "(default: dockerd chooses)",
-    "docker_log_max_size": "container log rotation: size of one log file (default 100m)",
-    "docker_log_max_file": "container log rotation: files kept (default 3)",
-    "docker_registry_mirrors": "daemon.json registry-mirrors, comma list of http(s):// URLs",
-    "docker_insecure_registries": "daemon.json insecure-registries, comma list of HOST[:PORT] (plain-http registries)",
-    "docker_daemon_extra": "further daemon.json keys as a JSON object, e.g. '{\"live-restore\": true}'",
-}
-
-
-@task(help={**{k: COMMON_HELP[k] for k in ("recipe", "version", "arch", "base", "mode", "docker_host", "builder",
-                                           "mirror", "dry_run")}, **DOCKER_HELP})
+@task
 def bundle(c, recipe=None, version=None, arch=None, base=None, mode=None, docker_host=None, builder=None, mirror=None,
            dry_run=False, with_docker=False, docker_tarball=None, docker_version=None, docker_data_root=None,
            docker_storage_driver=None, docker_log_max_size=None, docker_log_max_file=None,

@@ -15,7 +15,7 @@ from .errors import ConfigError, Interrupted, PipelineError
 from .pipeline import Pipeline
 from .progress import make_reporter
 from .recipe import DEBIAN_MIRROR, Debootstrap
-from .settings import resolve
+from .settings import SETTINGS, resolve
 from .sources import cache_path
 from .stages.rpms import rpm_digests
 from .state import State
@@ -47,7 +47,9 @@ def guarded(func: Callable) -> Callable:
 def settings_from(ctx: Any, **flags: Any):
     section = ctx.config.get("mysqlbuild", {}) if ctx is not None else {}
     config = {key: section[key] for key in section} if section else {}
-    flags = {k: (None if v is False and k in ("force", "dry_run", "with_docker") else v) for k, v in flags.items()}
+    # A switch a task leaves off (False, its default) was not given: invoke.yaml or the environment may set it.
+    flags = {k: (None if v is False and k in SETTINGS and SETTINGS[k].default is False else v)
+             for k, v in flags.items()}
     return resolve(config, os.environ, flags)
 
 

@@ -108,11 +108,9 @@ class Pipeline:
         """Whether the output `record` describes is still there, unchanged."""
         return BY_NAME[stage].current(self.ctx, t, record.get("output", {}))
 
-    def plan(self, last: str = "save", force: bool = False, only: tuple[str, ...] = ()) -> list[tuple[Target, list[StagePlan]]]:
+    def plan(self, last: str = "save", force: bool = False) -> list[tuple[Target, list[StagePlan]]]:
         wanted = stages_for(last) if last != "build" else list(BUILD)
         forced = set(wanted if last == "build" else [last]) if force else set()
-        if only:
-            wanted = [s for s in wanted if s in only]
         result = []
         self._keys, self._inputs = {}, {}  # inputs are read afresh for every plan
         for t in self.targets():

@@ -28,6 +28,7 @@ from .recipe import Source
 CHUNK = 1 << 20
 TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
 USER_AGENT = "mysqlbuild/0.1 (+source fetch)"
+RETRIES = 4             # download attempts per URL on transient errors (the retries setting's default)
 
 
 def sha256_file(path: Path) -> str:
@@ -69,7 +70,7 @@ class Fetcher:
     cache_dir: Path
     reporter: Reporter
     mirror: str = ""
-    retries: int = 4
+    retries: int = RETRIES
     backoff: float = 1.0
     timeout: float = 30.0
     session: requests.Session | None = None

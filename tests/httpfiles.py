@@ -3,6 +3,12 @@
 Each path maps to a Route: the bytes to serve, whether Range requests are
 honoured, how many times to fail with a status first, and how many times to
 cut the connection halfway through the body.
+
+Written here rather than taken from pytest-httpserver, which has none of
+these misbehaviours built in (a body cut off halfway after a full
+Content-Length, what resume is tested against, would take a werkzeug handler
+that raises midway through a stream); bench/bench_pipeline.py also serves its
+mirror with this class, outside pytest.
 """
 from __future__ import annotations
 

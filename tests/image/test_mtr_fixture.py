@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 
@@ -61,6 +62,46 @@ def test_a_selection_without_unexpected_failures_passes(mtr_env):
     assert "selection custom" in (mtr_env["results"] / "summary.txt").read_text()
 
 
+MTR_IMAGE = "mysqlbuild-mtr/mysql-hostinfo:1.0-debian12-amd64"
+
+
+def running_the_slow_test() -> bool:
+    """Whether a test container of the fixture runs mysqltest on the slow test: mysql-test-run.pl has started
+    the server, and the minute-long SELECT SLEEP(60) is under way (mysqltest runs with --test-file=.../slow.test)."""
+    ids = subprocess.run(["docker", "ps", "-q", "--filter", f"ancestor={MTR_IMAGE}"], capture_output=True,
+                         text=True).stdout.split()
+    return any("/slow.test" in subprocess.run(["docker", "top", cid], capture_output=True, text=True).stdout
+               for cid in ids)
+
+
+def wait_until(condition, seconds: float, what: str, proc: subprocess.Popen, output: list[str]) -> None:
+    """Wait for `condition()`; fail with `what` and the run's output if the run ends or the time is up first
+    (a run still going is interrupted first, so that it removes its container)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            if proc.poll() is None:
+                why = f"not within {seconds:.0f} s"
+                os.killpg(proc.pid, signal.SIGINT)
+                proc.wait(timeout=120)
+            else:
+                why = f"invoke mtr ended with code {proc.returncode}"
+            pytest.fail(f"{what}: {why}; its output so far:\n" + "".join(output)[-3000:], pytrace=False)
+        time.sleep(0.5)
+
+
+def read_all(stream, lines: list[str]) -> threading.Thread:
+    """Collect `stream`'s lines in a thread, so that a full pipe never stalls the run while the test waits."""
+
+    def read() -> None:
+        for line in stream:
+            lines.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return reader
+
+
 def test_an_interrupted_run_leaves_the_last_results_as_they_were(mtr_env):
     summary = mtr_env["results"] / "summary.txt"
     before = summary.read_text()
@@ -69,21 +110,20 @@ def test_an_interrupted_run_leaves_the_last_results_as_they_were(mtr_env):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
                             # as from a terminal: a shell starts background jobs with SIGINT ignored
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    seen = []
-    deadline = time.monotonic() + 600
-    for line in proc.stdout:
-        seen.append(line)
-        if "mysql-test-run (slow): full log" in line or time.monotonic() > deadline:
-            break
-    time.sleep(15)      # mysql-test-run.pl has started the server and is in the minute-long test
+    seen: list[str] = []
+    reader = read_all(proc.stdout, seen)
+    wait_until(lambda: any("mysql-test-run (slow): full log" in line for line in seen), 600,
+               "the mtr task never started mysql-test-run", proc, seen)
+    wait_until(running_the_slow_test, 300, "mysql-test-run.pl never got to the slow test", proc, seen)
     os.killpg(proc.pid, signal.SIGINT)
-    rest, _ = proc.communicate(timeout=120)
-    text = "".join(seen) + rest
+    proc.wait(timeout=120)
+    reader.join(timeout=30)
+    text = "".join(seen)
     assert proc.returncode == 130, text[-3000:]
     assert "interrupted" in text and "Traceback" not in text
     assert summary.read_text() == before
     assert not list(summary.parent.parent.glob(".mtr*")), "no half-written results are left"
-    image = "mysqlbuild-mtr/mysql-hostinfo:1.0-debian12-amd64"
+    image = MTR_IMAGE
     running = subprocess.run(["docker", "ps", "-q", "--filter", f"ancestor={image}"], capture_output=True, text=True)
     assert running.stdout.strip() == "", "the test container was removed"
 

@@ -99,23 +99,37 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+REGISTRY_START_SECONDS = 30
+
+
 @pytest.fixture
 def registry(tmp_path):
+    """A Docker registry (Debian's docker-registry) on a free loopback port; the test starts once it answers."""
     port = _free_port()
     config = tmp_path / "registry.yml"
     config.write_text(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path / 'data'}\n"
                       f"http:\n  addr: 127.0.0.1:{port}\n")
-    proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    for _ in range(50):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
+    log = tmp_path / "registry.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + REGISTRY_START_SECONDS
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                state = (f"it exited with code {proc.returncode}" if proc.poll() is not None
+                         else f"it did not answer on 127.0.0.1:{port} within {REGISTRY_START_SECONDS} s")
+                pytest.fail(f"the test registry (docker-registry serve) never came up: {state}; its log:\n"
+                            + (log.read_text(errors="replace")[-3000:] or "(empty)"), pytrace=False)
             time.sleep(0.1)
-    yield f"127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait()
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait()
 
 
 def test_push_sends_each_arch_and_a_manifest_list_to_a_real_registry(work, engine, registry):

@@ -150,6 +150,30 @@ def test_help_after_the_task_name_is_the_same_help_or_says_where_it_is():
             assert proc.stdout == run("--help", name).stdout, name
 
 
+def test_no_task_takes_a_positional_argument():
+    # Invoke gives a missing positional argument the next word, even --help (pyinvoke/invoke#982): what a task
+    # cannot do without is a required option instead (invoke load --archive FILE, invoke push --registry HOST).
+    assert {name: task.positional for name, task in project_tasks().items() if task.positional} == {}
+
+
+def test_push_and_load_answer_help_with_their_help():
+    for name, option in (("push", "--registry"), ("load", "--archive")):
+        proc = run(name, "--help")
+        assert proc.returncode == 0, (name, proc.stderr)
+        assert proc.stdout.startswith(f"Usage: inv[oke] [--core-opts] {name} [--options]"), proc.stdout
+        assert f"  {option}=STRING " in proc.stdout and proc.stderr == ""
+        assert proc.stdout == run("--help", name).stdout
+        assert check_help(name, project_tasks()[name], proc.stdout) == []
+
+
+def test_push_and_load_without_their_required_option_say_which_and_where_the_help_is():
+    for name, option in (("push", "--registry"), ("load", "--archive")):
+        proc = run(name)
+        assert proc.returncode == 1
+        assert proc.stderr.startswith(f"error: invoke {name} needs {option}\nhint: e.g. invoke {name} {option} ")
+        assert f"all its options: invoke {name} --help" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_the_short_flags_work(tmp_path):
     proc = run("build", "-n", "-a", "amd64", "-v", "5.7.44", "-j", "2", "-f",
                env={"MYSQLBUILD_BUILD_DIR": str(tmp_path / "b")})
