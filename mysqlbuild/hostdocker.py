@@ -25,21 +25,23 @@ import shutil
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Dict
 
-import yaml
+from pydantic import model_validator
 
 from . import ROOT
 from .archs import ARCHS, Arch
 from .errors import CheckError, ChecksumError, ConfigError, FetchError
 from .progress import Reporter
-from .recipe import Source, _file_name, _Node, _sha256, _urls
+from .recipe import Source
 from .settings import Settings
 from .sources import Fetcher, cache_path, sha256_file
+from .yamlmodel import Check, FileName, Model, Sha256, Text, Urls, fail, read
 
 DELIVERY_DIR = ROOT / "delivery"
 UNIT_FILES = ("docker.service", "docker.socket")
 DOCKER_ARCHS = tuple(a.rpm for a in ARCHS.values())      # Docker's folder names: aarch64, x86_64
+STATIC_URL = "https://download.docker.com/linux/static/stable/"
 # What install.sh needs from the tarball; ctr comes too when it is there.
 REQUIRED_BINARIES = ("dockerd", "docker", "containerd", "containerd-shim-runc-v2", "runc", "docker-init",
                      "docker-proxy")
@@ -49,7 +51,6 @@ NAMED_DAEMON_KEYS = {"data-root": "--docker-data-root", "storage-driver": "--doc
                      "log-opts": "--docker-log-max-size/--docker-log-max-file",
                      "registry-mirrors": "--docker-registry-mirrors",
                      "insecure-registries": "--docker-insecure-registries"}
-VERSION_RE = re.compile(r"^[0-9][0-9A-Za-z.+~_-]*$")
 BINARY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 PATH_RE = re.compile(r"^/[A-Za-z0-9._/+-]*$")
 SIZE_RE = re.compile(r"^[1-9][0-9]*[kmg]$")
@@ -59,6 +60,45 @@ MIRROR_RE = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s,]*)?$")
 
 
 # --- the pin file ------------------------------------------------------------------
+
+class PinnedTarball(Model):
+    """One static engine tarball, as Docker publishes it under linux/static/stable/<arch>/."""
+
+    file: Annotated[FileName, Check(lambda value: value.endswith((".tgz", ".tar.gz")), "{value!r} is not a .tgz",
+                                    "Docker names them docker-<version>.tgz", pattern=r"\.(tgz|tar\.gz)$")]
+    """docker-<version>.tgz"""
+    sha256: Sha256
+    """Its sha256, checked by someone you trust: any other file is refused."""
+    urls: Urls
+    """Where to download it, tried in order."""
+
+
+DockerVersion = Annotated[Text, Check.pattern(r"^[0-9][0-9A-Za-z.+~_-]*$", "is not a Docker version",
+                                              'write it as a quoted string, e.g. "28.0.4"')]
+DockerArch = Annotated[Text, Check.one_of(DOCKER_ARCHS, "is not an architecture of Docker's static tarballs",
+                                          f"allowed: {', '.join(DOCKER_ARCHS)} (Docker's folder names under "
+                                          f"{STATIC_URL})")]
+PerArch = Annotated[Dict[DockerArch, PinnedTarball],
+                    Check.not_empty("must pin the tarball of at least one architecture",
+                                    f"architectures: {', '.join(DOCKER_ARCHS)}", minProperties=1)]
+
+
+class PinFile(Model):
+    """Docker engines an offline bundle can carry (invoke bundle --with-docker), pinned by sha256."""
+
+    default_version: Text
+    """The version carried when --docker-version names none: a key of versions."""
+    versions: Annotated[Dict[DockerVersion, PerArch], Check.not_empty("must pin at least one version",
+                                                                      minProperties=1)]
+    """Per Docker version (quoted), per architecture (aarch64, x86_64): the tarball."""
+
+    @model_validator(mode="after")
+    def _default_is_pinned(self) -> "PinFile":
+        if self.default_version not in self.versions:
+            fail(f"{self.default_version!r} is not one of the pinned versions",
+                 f"pinned versions: {', '.join(self.versions)}", at=("default_version",))
+        return self
+
 
 @dataclass(frozen=True)
 class DockerPins:
@@ -88,53 +128,16 @@ class DockerPins:
         return None
 
 
-def _pinned_file(file: Path):
-    def read(data: Any, where: str) -> Source:
-        node = _Node(data, where, file)
-        node.check_keys(("file", "sha256", "urls"))
-        name = _file_name(node)
-        if not name.endswith((".tgz", ".tar.gz")):
-            node.fail_at("file", f"{name!r} is not a .tgz", "Docker names them docker-<version>.tgz")
-        return Source(file=name, sha256=_sha256(node), urls=_urls(node))
-    return read
-
-
 def load_pins(path: Path) -> DockerPins:
     """Read and check the pin file; every mistake names the file, the field and what is allowed."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        pinned = read(path, PinFile, ConfigError)
     except FileNotFoundError:
         raise ConfigError(f"the Docker pin file {path} does not exist",
                           "point MYSQLBUILD_DOCKER_STATIC_FILE at it (default: delivery/docker-static.yaml)") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}", "fix the syntax at the line shown") from None
-    root = _Node(data, "", path)
-    root.check_keys(("default_version", "versions"))
-    default = root.text("default_version")
-    versions_node = root.node("versions")
-    if not versions_node.data:
-        versions_node.fail("must pin at least one version")
-    versions: dict[str, dict[str, Source]] = {}
-    read = _pinned_file(path)
-    for raw_version, per_arch in versions_node.data.items():
-        version = str(raw_version)
-        if not VERSION_RE.match(version):
-            versions_node.fail_at(version, "is not a Docker version", "write it as a quoted string, e.g. \"28.0.4\"")
-        arch_node = versions_node.node(raw_version)
-        if not arch_node.data:
-            arch_node.fail("must pin the tarball of at least one architecture",
-                           f"architectures: {', '.join(DOCKER_ARCHS)}")
-        versions[version] = {}
-        for arch in arch_node.data:
-            if arch not in DOCKER_ARCHS:
-                arch_node.fail_at(str(arch), "is not an architecture of Docker's static tarballs",
-                                  f"allowed: {', '.join(DOCKER_ARCHS)} (Docker's folder names under "
-                                  f"https://download.docker.com/linux/static/stable/)")
-            versions[version][arch] = read(arch_node.data[arch], arch_node.child_where(arch))
-    if default not in versions:
-        root.fail_at("default_version", f"{default!r} is not one of the pinned versions",
-                     f"pinned versions: {', '.join(versions)}")
-    return DockerPins(path=path, default_version=default, versions=versions)
+    versions = {version: {arch: Source(t.file, t.sha256, t.urls) for arch, t in per_arch.items()}
+                for version, per_arch in pinned.versions.items()}
+    return DockerPins(path=path, default_version=pinned.default_version, versions=versions)
 
 
 # --- daemon.json ---------------------------------------------------------------------
