@@ -339,7 +339,7 @@ class BaseYaml(Model):
     build_requires: NonEmptyNames
     """Packages installed into the builder (the spec's BuildRequires, in this base's names)."""
     runtime_requires: Names = ()
-    """Packages installed into the runtime image besides the RPMs."""
+    """Packages of the base installed with the RPMs, into the runtime image and mtr's container."""
     setup: Names = ()
     """Shell commands run in the builder before the build requirements are installed."""
     debootstrap: DebootstrapYaml = None
@@ -430,7 +430,7 @@ class ImageYaml(Model):
                                                  "{value!r} is not a valid image repository name")] = None
     """The image's repository name (default: the recipe's name)."""
     packages: Names = ()
-    """The built RPMs installed into it."""
+    """The built RPMs installed into it (none listed: every built RPM)."""
     user: UserYaml = None
     """A user made before the RPMs are installed, so that it gets fixed ids."""
     setup: Names = ()

@@ -145,3 +145,11 @@ def test_the_pin_schema_refuses_what_the_pin_loader_refuses(tmp_path, edit):
     with pytest.raises(PipelineError):
         load_pins(path)
     assert list(validator("docker-static.schema.json").iter_errors(data))
+
+
+def test_the_recipe_schema_page_names_every_key():
+    """docs/recipe-schema.md is what recipe authors read: a key missing there is a key they cannot find."""
+    schema = json.loads((schemas.SCHEMA_DIR / "recipe.schema.json").read_text())
+    page = (ROOT / "docs" / "recipe-schema.md").read_text()
+    keys = {key for part in [schema, *schema["definitions"].values()] for key in part["properties"]}
+    assert sorted(key for key in keys if f"`{key}`" not in page) == []
