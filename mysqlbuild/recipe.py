@@ -27,7 +27,8 @@ from pydantic import StrictBool, StrictInt, ValidationInfo, model_validator
 from . import ROOT
 from .archs import ARCHS
 from .errors import RecipeError
-from .yamlmodel import Check, Entries, FileName, Model, Names, NonEmptyNames, Sha256, Text, Urls, fail, read
+from .yamlmodel import (Check, Entries, FileName, Model, Names, NonEmptyNames, Sha256, Text, Urls, fail,
+                        must_name_one_of, read)
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 FAMILIES = ("apt", "yum", "dnf")
@@ -37,6 +38,7 @@ DEBIAN_MIRROR = "http://deb.debian.org/debian"     # debootstrap's mirror where 
 MTR_WHEN = ("always", "emulated")
 TEST_NAME_RE = re.compile(r"^[\w-]+\.[\w.-]+$")
 MODE_NAMES = ("native", "cross", "emulate")
+
 
 @dataclass(frozen=True)
 class Source:
@@ -561,9 +563,7 @@ class MtrYaml(Model):
 
     @model_validator(mode="after")
     def _default_is_a_selection(self) -> "MtrYaml":
-        if self.default_selection not in self.selections:
-            fail(f"{self.default_selection!r} is not one of the selections",
-                 f"selections: {', '.join(self.selections)}", at=("default_selection",))
+        must_name_one_of(self.default_selection, self.selections, "selections", "default_selection")
         return self
 
     def make(self) -> Mtr:
@@ -612,12 +612,8 @@ class RecipeYaml(Model):
 
     @model_validator(mode="after")
     def _references(self) -> "RecipeYaml":
-        if self.default_version not in self.versions:
-            fail(f"{self.default_version!r} is not one of the versions", f"versions: {', '.join(self.versions)}",
-                 at=("default_version",))
-        if self.default_base not in self.bases:
-            fail(f"{self.default_base!r} is not one of the bases", f"bases: {', '.join(self.bases)}",
-                 at=("default_base",))
+        must_name_one_of(self.default_version, self.versions, "versions", "default_version")
+        must_name_one_of(self.default_base, self.bases, "bases", "default_base")
         names = list(self.rpm.conditionals)
         for key, version in self.versions.items():          # a source's `when` names an rpm conditional
             for index, source in enumerate(version.sources):

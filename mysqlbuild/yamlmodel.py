@@ -8,7 +8,7 @@ The project reads two kinds of YAML file: recipes (recipe.py) and the Docker pin
 - `Check`, one constraint declared once: the loader's test with its message and hint, and the
   keywords the JSON Schema gets for it (a pattern, the allowed values, a minimum count);
 - the field types several files use (`Text`, `Entries`, `Names`, `Sha256`, `FileName`, `Urls`, ...),
-  and `fail()`, for the checks a model makes across its fields;
+  and `fail()` and `must_name_one_of()`, for the checks a model makes across its fields;
 - `read()`: a file validated against its model; every mistake becomes one PipelineError naming the
   file, the key path (``bases.debian12.cross``), what was expected and what was found, with a hint;
 - `json_schema()`: a model's JSON Schema (draft-07, which editors' YAML language servers read).
@@ -35,6 +35,13 @@ SHA256_PATTERN = r"^[0-9a-f]{64}$"
 def fail(message: str, hint: Optional[str] = None, at: Sequence[str | int] = ()) -> None:
     """Refuse a value; `at` names the key under the one being validated (for checks across fields)."""
     raise PydanticCustomError(ERROR_TYPE, "{message}", {"message": message, "hint": hint, "at": tuple(at)})
+
+
+def must_name_one_of(value: str, entries: Iterable[str], what: str, key: str) -> None:
+    """For a key that names an entry of a mapping (default_version names one of the versions)."""
+    listed = list(entries)
+    if value not in listed:
+        fail(f"{value!r} is not one of the {what}", f"{what}: {', '.join(listed)}", at=(key,))
 
 
 def kind(value: Any) -> str:

@@ -15,7 +15,7 @@ from pydantic import model_validator
 from ..archs import ARCHS, Arch
 from ..errors import ConfigError
 from ..recipe import Source
-from ..yamlmodel import Check, FileName, Model, Sha256, Text, Urls, fail, read
+from ..yamlmodel import Check, FileName, Model, Sha256, Text, Urls, must_name_one_of, read
 
 DOCKER_ARCHS = tuple(a.rpm for a in ARCHS.values())      # Docker's folder names: aarch64, x86_64
 STATIC_URL = "https://download.docker.com/linux/static/stable/"
@@ -54,9 +54,7 @@ class PinFile(Model):
 
     @model_validator(mode="after")
     def _default_is_pinned(self) -> "PinFile":
-        if self.default_version not in self.versions:
-            fail(f"{self.default_version!r} is not one of the pinned versions",
-                 f"pinned versions: {', '.join(self.versions)}", at=("default_version",))
+        must_name_one_of(self.default_version, self.versions, "pinned versions", "default_version")
         return self
 
 
