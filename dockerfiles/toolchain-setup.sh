@@ -41,8 +41,25 @@ mkdir -p "$bin" "$out/ld"
 # flag checks fail on such warnings), ending with what the distributions' GCC has
 # GNU ld do (the last option wins): a 20-byte sha1 build-id, which rpm files
 # /usr/lib/.build-id links by, and only the GNU symbol hash table.
-printf '#!%s/bin/sh\n# mysqlbuild: lld, linking as GNU ld under GCC\nexec %s/bin/ld.lld "$@" --build-id=sha1 --hash-style=gnu\n' \
-    "$toolchain" "$toolchain" > "$out/ld/$triple-ld"
+# The outline-atomic helpers (__aarch64_ldadd4_acq_rel, ...) are in GCC's libgcc
+# from GCC 10 on (9.3.1 in some backports). With an older runtime (EL7's GCC
+# 4.8.5, Kylin's GCC 7) the toolchain's compiler-rt builtins are linked after
+# everything else, so they give only what libgcc lacks.
+helpers=""
+builtins=$toolchain/lib/target/$triple/libclang_rt.builtins.a
+case $triple in
+    aarch64-*)
+        if "$toolchain/bin/llvm-nm" "$gcc_dir/libgcc.a" 2>/dev/null | grep -q " T __aarch64_ldadd4_acq_rel$"; then
+            echo "mysqlbuild toolchain: outline-atomic helpers from GCC $gcc_version's libgcc"
+        elif [ -f "$builtins" ]; then
+            helpers=" $builtins"
+            echo "mysqlbuild toolchain: GCC $gcc_version's libgcc has no outline-atomic helpers: compiler-rt's builtins give them ($builtins)"
+        else
+            echo "mysqlbuild toolchain: GCC $gcc_version's libgcc has no outline-atomic helpers, and the toolchain carries no compiler-rt builtins for $triple"
+        fi ;;
+esac
+printf '#!%s/bin/sh\n# mysqlbuild: lld, linking as GNU ld under GCC\nexec %s/bin/ld.lld "$@" --build-id=sha1 --hash-style=gnu%s\n' \
+    "$toolchain" "$toolchain" "$helpers" > "$out/ld/$triple-ld"
 chmod 0755 "$out/ld/$triple-ld"
 ln -sf "$triple-ld" "$out/ld/ld"
 

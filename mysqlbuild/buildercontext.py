@@ -92,14 +92,17 @@ def toolchain_request(t: Target, **extra: Any) -> BuildRequest:
                         **extra)
 
 
+def toolchain_dockerfile(t: Target) -> str:
+    assert t.toolchain is not None
+    return render("toolchain.Dockerfile.j2", {"toolchain": t.toolchain}, t.root / "dockerfiles")
+
+
 def write_toolchain_context(t: Target) -> Path:
     """The host toolchain's Dockerfile and pack script, in a fresh folder."""
-    assert t.toolchain is not None
     context = t.build_dir / "toolchain-context"
     if context.exists():
         shutil.rmtree(context)
     context.mkdir(parents=True)
-    (context / "Dockerfile").write_text(render("toolchain.Dockerfile.j2", {"toolchain": t.toolchain},
-                                               t.root / "dockerfiles"))
+    (context / "Dockerfile").write_text(toolchain_dockerfile(t))
     shutil.copy2(TOOLCHAIN_PACK, context / "toolchain-pack.sh")
     return context

@@ -8,7 +8,7 @@ push:   per-arch images to REGISTRY/PATH/<name>:<version>-<arch>, then a
 bundle: one folder, packed as a .tar.gz, for an intranet host: the image
         archive, the RPMs, install.sh, manifest.json and SHA256SUMS over all
         of them, and with --with-docker a Docker engine for hosts that have
-        none (hostdocker.py: the pinned static tarball, our systemd units, a
+        none (hostdocker/: the pinned static tarball, our systemd units, a
         daemon.json).  install.sh checks every checksum before it touches
         anything.
 """

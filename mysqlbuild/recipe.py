@@ -1,30 +1,43 @@
 """Recipes: what to build, from which sources, on which bases.
 
 A recipe is a folder holding ``recipe.yaml``, the RPM spec, patches and the
-image tests.  It is loaded once into frozen dataclasses; every mistake is
-reported with the file, the field and what is allowed, so a user can fix it
-without reading this module.
+image tests.  This module owns its schema and the objects made from it:
+
+- the frozen dataclasses the pipeline uses (Recipe, Version, Source, Base,
+  Image, Mtr, ...), made once per load;
+- the models of recipe.yaml as it is written (the ``*Yaml`` classes): each
+  key with its type, default, check and description, declared once.  Each
+  model's ``make()`` turns a validated entry into its dataclass: names come
+  from their keys, paths are resolved in the recipe folder.  The published
+  schema/recipe.schema.json is generated from them (schemas.py;
+  docs/recipe-schema.md), so editors complete and check recipes too.
+
+Every mistake is reported with the file, the key path, what is allowed and
+what was found (yamlmodel.py), so a user can fix it without reading this module.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Annotated, Any, Dict, Tuple
 
-import yaml
+from pydantic import StrictBool, StrictInt, ValidationInfo, model_validator
 
 from . import ROOT
 from .archs import ARCHS
 from .errors import RecipeError
+from .yamlmodel import (Check, Entries, FileName, Model, Names, NonEmptyNames, Sha256, Text, Urls, fail,
+                        must_name_one_of, read)
 
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 FAMILIES = ("apt", "yum", "dnf")
-URL_SCHEMES = ("http://", "https://", "file://")
 PATCH_KINDS = ("portability", "bugfix", "backport", "feature", "packaging", "security")
 ATOMICS = ("dispatch", "lse", "llsc")
 DEBIAN_MIRROR = "http://deb.debian.org/debian"     # debootstrap's mirror where a recipe names none
+MTR_WHEN = ("always", "emulated")
+TEST_NAME_RE = re.compile(r"^[\w-]+\.[\w.-]+$")
+MODE_NAMES = ("native", "cross", "emulate")
 
 
 @dataclass(frozen=True)
@@ -180,8 +193,6 @@ class Mtr:
     known_failures: tuple[KnownFailure, ...] = ()
 
 
-MTR_WHEN = ("always", "emulated")
-TEST_NAME_RE = re.compile(r"^[\w-]+\.[\w.-]+$")
 
 
 @dataclass(frozen=True)
@@ -232,380 +243,417 @@ class Recipe:
         return values
 
 
-# --- validation helpers ------------------------------------------------------
+# --- recipe.yaml as it is written -------------------------------------------------------------
 
-class _Node:
-    """A mapping being read, which remembers where it is for error messages."""
-
-    def __init__(self, data: Any, where: str, file: Path):
-        self.file = file
-        self.where = where
-        if not isinstance(data, dict):
-            self.fail(f"must be a mapping, found {_kind(data)}")
-        self.data = data
-
-    def fail(self, message: str, hint: str | None = None) -> None:
-        place = f"{self.file}: {self.where}" if self.where else str(self.file)
-        raise RecipeError(f"{place}: {message}", hint)
-
-    def child_where(self, key: str) -> str:
-        return f"{self.where}.{key}" if self.where else key
-
-    def check_keys(self, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
-        allowed = required + optional
-        for key in self.data:
-            if key not in allowed:
-                self.fail(f"unknown key {key!r}", f"allowed keys here: {', '.join(allowed)}")
-        for key in required:
-            if key not in self.data:
-                self.fail(f"missing required key {key!r}", f"allowed keys here: {', '.join(allowed)}")
-
-    def text(self, key: str, default: str | None = None, *, pattern: re.Pattern | None = None,
-            what: str = "") -> str:
-        value = self.data.get(key, default)
-        if value is None:
-            self.fail(f"missing required key {key!r}")
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = str(value)
-        if not isinstance(value, str) or not value.strip():
-            self.fail_at(key, f"must be a non-empty string, found {_kind(value)}")
-        if pattern is not None and not pattern.match(value):
-            self.fail_at(key, f"{value!r} is not {what}")
-        return value
-
-    def integer(self, key: str, default: int | None = None) -> int | None:
-        value = self.data.get(key, default)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            self.fail_at(key, f"must be an integer, found {_kind(value)}")
-        return value
-
-    def flag(self, key: str, default: bool) -> bool:
-        value = self.data.get(key, default)
-        if not isinstance(value, bool):
-            self.fail_at(key, f"must be true or false, found {_kind(value)}")
-        return value
-
-    def items(self, key: str, *, required: bool = False, item: Callable[[Any, str], Any] | None = None) -> tuple:
-        value = self.data.get(key)
-        if value is None:
-            if required:
-                self.fail(f"missing required key {key!r}")
-            return ()
-        if not isinstance(value, list):
-            self.fail_at(key, f"must be a list, found {_kind(value)}")
-        if required and not value:
-            self.fail_at(key, "must list at least one entry")
-        out = []
-        for index, entry in enumerate(value):
-            where = f"{self.child_where(key)}[{index}]"
-            if item is not None:
-                out.append(item(entry, where))
-            else:
-                if isinstance(entry, bool) or not isinstance(entry, (str, int)) or str(entry).strip() == "":
-                    raise RecipeError(f"{self.file}: {where}: must be a non-empty string, found {_kind(entry)}")
-                out.append(str(entry))
-        return tuple(out)
-
-    def node(self, key: str, *, required: bool = True) -> "_Node | None":
-        if key not in self.data:
-            if required:
-                self.fail(f"missing required key {key!r}")
-            return None
-        return _Node(self.data[key], self.child_where(key), self.file)
-
-    def fail_at(self, key: str, message: str, hint: str | None = None) -> None:
-        place = f"{self.file}: {self.child_where(key)}"
-        raise RecipeError(f"{place}: {message}", hint)
+FAMILY_HINT = f"allowed: {', '.join(FAMILIES)} (yum: EL7; dnf: openEuler, Kylin V10, EL8+; apt: Debian)"
+Family = Annotated[Text, Check.one_of(FAMILIES, "{value!r} is not a package family", FAMILY_HINT)]
+Release = Annotated[Text, Check.pattern(r"^[0-9A-Za-z._+~]+$",
+                                        "{value!r} is not a valid RPM release (no '-' or spaces)")]
+ImagePath = Annotated[Text, Check.pattern(r"^/", "{value!r} must be an absolute path inside the image")]
+FileMode = Annotated[Text, Check.pattern(r"^0?[0-7]{3,4}$", "{value!r} is not an octal file mode",
+                                         'write it as a quoted string, e.g. "0755"')]
+TestName = Annotated[Text, Check.pattern(TEST_NAME_RE.pattern, "{value!r} is not suite.test")]
 
 
-def _kind(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return f"boolean {value}"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return f"{type(value).__name__} {value!r}"
+class SourceYaml(Model):
+    """A source file: downloaded from the first URL that answers, kept only when its sha256 matches."""
+
+    file: FileName
+    """Its file name (no folders): rpmbuild's SOURCES and the cache know it by this name."""
+    sha256: Sha256
+    """Its sha256, as sha256sum prints it: any other file is refused."""
+    urls: Urls
+    """Where to download it, tried in order (http://, https:// or file://); a --mirror is tried first."""
+    when: Text = ""
+    """An rpm conditional (rpm.conditionals): the file is fetched and used only when it is on."""
+
+    def make(self) -> Source:
+        return Source(self.file, self.sha256, self.urls, self.when)
 
 
-def _relative_file(recipe_dir: Path, node: _Node, key: str) -> Path:
-    rel = node.text(key)
-    path = (recipe_dir / rel).resolve()
-    if not path.is_file():
-        node.fail_at(key, f"file {rel!r} not found (looked at {path})",
-                     "paths in a recipe are relative to the recipe folder")
-    return path
+class PatchYaml(Model):
+    """A patch the spec applies, with why it exists."""
+
+    file: Text
+    """The patch file, relative to the recipe folder."""
+    reason: Annotated[Text, Check(lambda value: "\n" not in value.strip(),
+                                  "must be one line: why the patch exists and where it came from",
+                                  pattern=r"^\s*[^\n]*\s*$")]
+    """One line: why the patch exists and where it came from."""
+    kind: Annotated[Text, Check.one_of(PATCH_KINDS, "{value!r} is not a patch kind",
+                                       f"allowed: {', '.join(PATCH_KINDS)}")] = "portability"
+    """What sort of change it is."""
+
+    def make(self, folder: Path) -> Patch:
+        return Patch(file=self.file, reason=self.reason.strip(), kind=self.kind, path=(folder / self.file).resolve())
 
 
-def _urls(node: _Node) -> tuple[str, ...]:
-    urls = node.items("urls", required=True)
-    for index, url in enumerate(urls):
-        if not url.startswith(URL_SCHEMES):
-            raise RecipeError(
-                f"{node.file}: {node.child_where('urls')}[{index}]: {url!r} is not a URL",
-                f"allowed schemes: {', '.join(URL_SCHEMES)}")
-    return urls
+class VersionYaml(Model):
+    """One version of the software: its sources, patches and RPM release."""
+
+    sources: Annotated[Tuple[SourceYaml, ...], Check.not_empty("must list at least one entry", minItems=1)]
+    """The source files; the first is the main tarball."""
+    release: Release = "1"
+    """The RPM release of the packages made from this version."""
+    patches: Entries[PatchYaml] = ()
+    """Patches, applied in this order."""
+    source_date_epoch: Annotated[StrictInt, Check(lambda value: value > 0, "must be a positive Unix time",
+                                                  exclusiveMinimum=0)] = None
+    """A Unix time: RPM build times and file dates come from it, so two builds give the same payloads."""
+
+    @model_validator(mode="after")
+    def _distinct_files(self) -> "VersionYaml":
+        names = [s.file for s in self.sources]
+        if len(set(names)) != len(names):
+            fail("two sources have the same file name", at=("sources",))
+        return self
+
+    def make(self, version: str, folder: Path) -> Version:
+        return Version(version=version, release=self.release, sources=tuple(s.make() for s in self.sources),
+                       patches=tuple(p.make(folder) for p in self.patches), source_date_epoch=self.source_date_epoch)
 
 
-def _sha256(node: _Node) -> str:
-    value = node.text("sha256")
-    if not SHA256_RE.match(value):
-        node.fail_at("sha256", f"{value!r} is not a sha256",
-                     "a sha256 is 64 lowercase hexadecimal digits, as printed by sha256sum")
-    return value
+class DebootstrapYaml(Model):
+    """How `invoke base` makes this base by debootstrap (apt bases only)."""
+
+    suite: Text
+    """The Debian suite, e.g. bookworm."""
+    mirror: Text = DEBIAN_MIRROR
+    """The Debian mirror debootstrap downloads from."""
+    variant: Text = "minbase"
+    """debootstrap's --variant."""
+    include: Names = ()
+    """Further packages debootstrap installs."""
+
+    def make(self) -> Debootstrap:
+        return Debootstrap(suite=self.suite, mirror=self.mirror, variant=self.variant, include=self.include)
 
 
-def _file_name(node: _Node) -> str:
-    value = node.text("file")
-    if "/" in value or value in (".", ".."):
-        node.fail_at("file", f"{value!r} must be a plain file name, without folders")
-    return value
+class BaseYaml(Model):
+    """A distribution the RPMs are built on and the image runs on."""
+
+    family: Family
+    """Its package manager: yum (EL7), dnf (openEuler, Kylin V10, EL8+) or apt (Debian)."""
+    builder: Text
+    """The image the RPMs are built in; {arch} becomes the Docker architecture (arm64, amd64)."""
+    runtime: Text
+    """The image the runtime image starts from; {arch} as in builder."""
+    build_requires: NonEmptyNames
+    """Packages installed into the builder (the spec's BuildRequires, in this base's names)."""
+    runtime_requires: Names = ()
+    """Packages of the base installed with the RPMs, into the runtime image and mtr's container."""
+    setup: Names = ()
+    """Shell commands run in the builder before the build requirements are installed."""
+    debootstrap: DebootstrapYaml = None
+    """Make this base with debootstrap (apt family only)."""
+
+    @model_validator(mode="after")
+    def _debootstrap_is_apt(self) -> "BaseYaml":
+        if self.debootstrap is not None and self.family != "apt":
+            fail("only an apt-family base can be made by debootstrap",
+                 "make other bases with `invoke base --rootfs` from a root filesystem", at=("debootstrap",))
+        return self
+
+    def make(self, name: str) -> Base:
+        return Base(name=name, family=self.family, builder=self.builder, runtime=self.runtime,
+                    build_requires=self.build_requires, runtime_requires=self.runtime_requires, setup=self.setup,
+                    debootstrap=self.debootstrap.make() if self.debootstrap else None)
 
 
-def _source(file: Path):
-    def read(data: Any, where: str) -> Source:
-        node = _Node(data, where, file)
-        node.check_keys(("file", "sha256", "urls"), ("when",))
-        when = node.text("when") if "when" in node.data else ""
-        return Source(file=_file_name(node), sha256=_sha256(node), urls=_urls(node), when=when)
-    return read
+class ImageFileYaml(Model):
+    """A file of the recipe's folder copied into the image."""
+
+    src: Text
+    """The file, relative to the recipe folder."""
+    dest: ImagePath
+    """Where it goes in the image."""
+    mode: FileMode = "0644"
+    """Its mode, as a quoted octal string."""
+
+    def make(self, folder: Path) -> ImageFile:
+        return ImageFile(src=(folder / self.src).resolve(), dest=self.dest, mode=self.mode)
 
 
-def _download(file: Path):
-    def read(data: Any, where: str) -> Download:
-        node = _Node(data, where, file)
-        node.check_keys(("file", "sha256", "urls", "arch", "dest"), ("mode",))
-        arch = node.text("arch")
-        if arch not in ARCHS:
-            node.fail_at("arch", f"{arch!r} is not a known architecture", f"allowed: {', '.join(ARCHS)}")
-        return Download(file=_file_name(node), sha256=_sha256(node), urls=_urls(node), arch=arch,
-                        dest=_abs_path(node, "dest"), mode=_mode(node))
-    return read
+class DownloadYaml(Model):
+    """A prebuilt file copied into the image (gosu, for example), pinned per architecture."""
+
+    file: FileName
+    """Its file name in the cache."""
+    sha256: Sha256
+    """Its sha256: checked when fetched and again when the image is built."""
+    urls: Urls
+    """Where to download it, tried in order."""
+    arch: Annotated[Text, Check.one_of(ARCHS, "{value!r} is not a known architecture", f"allowed: {', '.join(ARCHS)}")]
+    """The architecture whose image gets it."""
+    dest: ImagePath
+    """Where it goes in the image."""
+    mode: FileMode = "0644"
+    """Its mode, as a quoted octal string."""
+
+    def make(self) -> Download:
+        return Download(file=self.file, sha256=self.sha256, urls=self.urls, arch=self.arch, dest=self.dest,
+                        mode=self.mode)
 
 
-def _abs_path(node: _Node, key: str) -> str:
-    value = node.text(key)
-    if not value.startswith("/"):
-        node.fail_at(key, f"{value!r} must be an absolute path inside the image")
-    return value
+class UserYaml(Model):
+    """The user made in the image before the RPMs are installed."""
+
+    name: Annotated[Text, Check.pattern(NAME_RE.pattern, "{value!r} is not a user name")]
+    """The user's name."""
+    uid: StrictInt
+    """Its numeric user id (the official mysql image: 999)."""
+    gid: StrictInt
+    """Its group's numeric id."""
 
 
-def _mode(node: _Node) -> str:
-    value = node.text("mode", "0644")
-    if not re.match(r"^0?[0-7]{3,4}$", value):
-        node.fail_at("mode", f"{value!r} is not an octal file mode", "write it as a quoted string, e.g. \"0755\"")
-    return value
+class HealthcheckYaml(Model):
+    """The image's HEALTHCHECK."""
+
+    cmd: NonEmptyNames
+    """The command, as a list."""
+    interval: Text = "10s"
+    """Time between checks."""
+    timeout: Text = "5s"
+    """Time one check may take."""
+    retries: StrictInt = 3
+    """Failed checks in a row that make the container unhealthy."""
+    start_period: Text = "0s"
+    """Time after the start during which failures do not count (the first start initialises)."""
+
+    def make(self) -> Healthcheck:
+        return Healthcheck(cmd=self.cmd, interval=self.interval, timeout=self.timeout, retries=self.retries or 3,
+                           start_period=self.start_period)
 
 
-def _patch(recipe_dir: Path, file: Path):
-    def read(data: Any, where: str) -> Patch:
-        node = _Node(data, where, file)
-        node.check_keys(("file", "reason"), ("kind",))
-        path = _relative_file(recipe_dir, node, "file")
-        reason = node.text("reason")
-        if "\n" in reason.strip():
-            node.fail_at("reason", "must be one line: why the patch exists and where it came from")
-        kind = node.text("kind", "portability")
-        if kind not in PATCH_KINDS:
-            node.fail_at("kind", f"{kind!r} is not a patch kind", f"allowed: {', '.join(PATCH_KINDS)}")
-        return Patch(file=node.text("file"), reason=reason.strip(), kind=kind, path=path)
-    return read
+class ImageYaml(Model):
+    """The runtime image made from the RPMs."""
+
+    name: Annotated[Text, Check.pattern(r"^[a-z0-9][a-z0-9._/-]*$",
+                                                 "{value!r} is not a valid image repository name")] = None
+    """The image's repository name (default: the recipe's name)."""
+    packages: Names = ()
+    """The built RPMs installed into it (none listed: every built RPM)."""
+    user: UserYaml = None
+    """A user made before the RPMs are installed, so that it gets fixed ids."""
+    setup: Names = ()
+    """Shell commands run after the RPMs are installed."""
+    files: Entries[ImageFileYaml] = ()
+    """Files of the recipe's folder copied into the image."""
+    downloads: Entries[DownloadYaml] = ()
+    """Prebuilt files downloaded, checked and copied into the image of their architecture."""
+    env: Dict[Annotated[Text, Check.pattern(r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                            "is not a valid environment variable name")], Text] = {}
+    """ENV: variable name to value."""
+    entrypoint: Names = ()
+    """ENTRYPOINT, as a list."""
+    cmd: Names = ()
+    """CMD, as a list."""
+    volumes: Names = ()
+    """VOLUME: folders in the image."""
+    expose: Entries[Annotated[StrictInt, Check(lambda value: 0 < value < 65536, "{value!r} is not a TCP port",
+                                               minimum=1, maximum=65535)]] = ()
+    """TCP ports."""
+    healthcheck: HealthcheckYaml = None
+    """HEALTHCHECK (none when left out)."""
+    stopsignal: Text = "SIGTERM"
+    """STOPSIGNAL."""
+    run_example: Text = "docker run --rm {tag}"
+    """How to run the image, printed by the offline bundle's install.sh; {tag} is the image's tag."""
+
+    def make(self, folder: Path, default_name: str) -> Image:
+        user = {"name": self.user.name, "uid": self.user.uid, "gid": self.user.gid} if self.user else None
+        return Image(name=self.name or default_name, packages=self.packages, user=user, setup=self.setup,
+                     files=tuple(f.make(folder) for f in self.files), downloads=tuple(d.make() for d in self.downloads),
+                     env=tuple(self.env.items()), entrypoint=self.entrypoint, cmd=self.cmd, volumes=self.volumes,
+                     expose=self.expose, healthcheck=self.healthcheck.make() if self.healthcheck else None,
+                     stopsignal=self.stopsignal, run_example=self.run_example)
 
 
-def _version(recipe_dir: Path, file: Path, name: str, data: Any) -> Version:
-    node = _Node(data, f"versions.{name}", file)
-    node.check_keys(("sources",), ("release", "patches", "source_date_epoch"))
-    sources = node.items("sources", required=True, item=_source(file))
-    names = [s.file for s in sources]
-    if len(set(names)) != len(names):
-        node.fail_at("sources", "two sources have the same file name")
-    epoch = node.integer("source_date_epoch")
-    if epoch is not None and epoch <= 0:
-        node.fail_at("source_date_epoch", "must be a positive Unix time")
-    release = node.text("release", "1")
-    if not re.match(r"^[0-9A-Za-z._+~]+$", release):
-        node.fail_at("release", f"{release!r} is not a valid RPM release (no '-' or spaces)")
-    return Version(version=name, release=release,
-                   sources=sources,
-                   patches=node.items("patches", item=_patch(recipe_dir, file)),
-                   source_date_epoch=epoch)
+class RpmYaml(Model):
+    """rpmbuild's switches and the checks of the RPMs it makes."""
+
+    conditionals: Dict[Annotated[Text, Check.pattern(r"^[a-z][a-z0-9_]*$",
+                                                     "is not a valid rpm conditional name (lowercase, digits, _)")],
+                       StrictBool] = {}
+    """The spec's --with/--without switches and whether each is on by default."""
+    defines: Dict[str, Text] = {}
+    """Macros passed to rpmbuild with --define."""
+    check_elf_align: StrictBool = True
+    """Check that every ELF LOAD segment is 64K-aligned (for 64K-page kernels)."""
+    forbid_libs: Names = ()
+    """Libraries no built file may link (e.g. libjemalloc)."""
+
+    def make(self) -> RpmOptions:
+        return RpmOptions(conditionals=tuple(self.conditionals.items()), defines=tuple(self.defines.items()),
+                          check_elf_align=self.check_elf_align, forbid_libs=self.forbid_libs)
 
 
-def _base(file: Path, name: str, data: Any) -> Base:
-    node = _Node(data, f"bases.{name}", file)
-    node.check_keys(("family", "builder", "runtime", "build_requires"),
-                    ("runtime_requires", "setup", "debootstrap"))
-    family = node.text("family")
-    if family not in FAMILIES:
-        node.fail_at("family", f"{family!r} is not a package family",
-                     f"allowed: {', '.join(FAMILIES)} (yum: EL7; dnf: openEuler, Kylin V10, EL8+; apt: Debian)")
-    boot = None
-    boot_node = node.node("debootstrap", required=False)
-    if boot_node is not None:
-        if family != "apt":
-            node.fail_at("debootstrap", "only an apt-family base can be made by debootstrap",
-                         "make other bases with `invoke base --rootfs` from a root filesystem")
-        boot_node.check_keys(("suite",), ("mirror", "variant", "include"))
-        boot = Debootstrap(suite=boot_node.text("suite"),
-                           mirror=boot_node.text("mirror", DEBIAN_MIRROR),
-                           variant=boot_node.text("variant", "minbase"),
-                           include=boot_node.items("include"))
-    return Base(name=name, family=family, builder=node.text("builder"), runtime=node.text("runtime"),
-                build_requires=node.items("build_requires", required=True),
-                runtime_requires=node.items("runtime_requires"),
-                setup=node.items("setup"), debootstrap=boot)
+class CodegenYaml(Model):
+    """aarch64 code generation, the same in every build mode."""
+
+    atomics: Annotated[Text, Check.one_of(
+        ATOMICS, "{value!r} is not one of dispatch, lse, llsc",
+        "dispatch: LSE where the CPU has it, chosen at run time; lse: ARMv8.1 and later only; "
+        "llsc: load/store-exclusive loops only")] = "dispatch"
+    """aarch64 atomics: dispatch (LSE or LL/SC chosen at run time), lse (ARMv8.1 and later) or llsc."""
+    march: Annotated[Text, Check.pattern(r"^armv8(\.[0-9])?-a(\+[a-z0-9]+)*$",
+                                         "{value!r} is not an aarch64 -march value", "e.g. armv8-a, armv8.2-a")] = ""
+    """aarch64 -march (default: the compiler's, armv8-a)."""
+    flags: Entries[Annotated[Text, Check(lambda value: value.startswith("-") and " " not in value,
+                                         "{value!r} is not one compiler option", pattern="^-[^ ]*$")]] = ()
+    """Compiler options for every architecture and compiler, one option per entry."""
+
+    def make(self) -> Codegen:
+        return Codegen(atomics=self.atomics, march=self.march, flags_all=self.flags)
 
 
-def _image(recipe_dir: Path, file: Path, node: _Node, default_name: str) -> Image:
-    node.check_keys((), ("name", "packages", "user", "setup", "files", "downloads", "env", "entrypoint",
-                         "cmd", "volumes", "expose", "healthcheck", "stopsignal", "run_example"))
+class MtrSelectionYaml(Model):
+    """A named selection of MySQL's tests."""
 
-    def image_file(data: Any, where: str) -> ImageFile:
-        sub = _Node(data, where, file)
-        sub.check_keys(("src", "dest"), ("mode",))
-        return ImageFile(src=_relative_file(recipe_dir, sub, "src"), dest=_abs_path(sub, "dest"),
-                         mode=_mode(sub))
+    description: Text
+    """What it covers, and how long it takes."""
+    suites: Names = ()
+    """Whole suites."""
+    tests: Entries[TestName] = ()
+    """Single tests, as suite.test."""
 
-    def port(data: Any, where: str) -> int:
-        if isinstance(data, bool) or not isinstance(data, int) or not 0 < data < 65536:
-            raise RecipeError(f"{file}: {where}: {data!r} is not a TCP port")
-        return data
-
-    user = None
-    user_node = node.node("user", required=False)
-    if user_node is not None:
-        user_node.check_keys(("name", "uid", "gid"))
-        user = {"name": user_node.text("name", pattern=NAME_RE, what="a user name"),
-                "uid": user_node.integer("uid"), "gid": user_node.integer("gid")}
-    env_node = node.node("env", required=False)
-    env: tuple[tuple[str, str], ...] = ()
-    if env_node is not None:
-        for key in env_node.data:
-            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", str(key)):
-                env_node.fail_at(str(key), "is not a valid environment variable name")
-        env = tuple((str(k), env_node.text(k)) for k in env_node.data)
-    health = None
-    health_node = node.node("healthcheck", required=False)
-    if health_node is not None:
-        health_node.check_keys(("cmd",), ("interval", "timeout", "retries", "start_period"))
-        health = Healthcheck(cmd=health_node.items("cmd", required=True),
-                             interval=health_node.text("interval", "10s"),
-                             timeout=health_node.text("timeout", "5s"),
-                             retries=health_node.integer("retries", 3) or 3,
-                             start_period=health_node.text("start_period", "0s"))
-    return Image(
-        name=node.text("name", default_name, pattern=re.compile(r"^[a-z0-9][a-z0-9._/-]*$"),
-                      what="a valid image repository name"),
-        packages=node.items("packages"), user=user, setup=node.items("setup"),
-        files=node.items("files", item=image_file), downloads=node.items("downloads", item=_download(file)),
-        env=env, entrypoint=node.items("entrypoint"), cmd=node.items("cmd"), volumes=node.items("volumes"),
-        expose=node.items("expose", item=port), healthcheck=health,
-        stopsignal=node.text("stopsignal", "SIGTERM"),
-        run_example=node.text("run_example", "docker run --rm {tag}"))
+    @model_validator(mode="after")
+    def _not_empty(self) -> "MtrSelectionYaml":
+        if not self.suites and not self.tests:
+            fail("must list suites, tests or both")
+        return self
 
 
-def _rpm(file: Path, node: _Node | None) -> RpmOptions:
-    if node is None:
-        return RpmOptions(conditionals=(), defines=(), check_elf_align=True, forbid_libs=())
-    node.check_keys((), ("conditionals", "defines", "check_elf_align", "forbid_libs"))
-    conds: list[tuple[str, bool]] = []
-    cond_node = node.node("conditionals", required=False)
-    if cond_node is not None:
-        for key in cond_node.data:
-            if not re.match(r"^[a-z][a-z0-9_]*$", str(key)):
-                cond_node.fail_at(str(key), "is not a valid rpm conditional name (lowercase, digits, _)")
-            conds.append((str(key), cond_node.flag(str(key), False)))
-    defines: list[tuple[str, str]] = []
-    def_node = node.node("defines", required=False)
-    if def_node is not None:
-        defines = [(str(k), def_node.text(k)) for k in def_node.data]
-    return RpmOptions(conditionals=tuple(conds), defines=tuple(defines),
-                      check_elf_align=node.flag("check_elf_align", True),
-                      forbid_libs=node.items("forbid_libs"))
+class KnownFailureYaml(Model):
+    """A test that fails for a known reason; it does not fail a run."""
+
+    test: TestName
+    """The test, as suite.test."""
+    reason: Text
+    """Why it fails, and where that is known from."""
+    when: Annotated[Text, Check.one_of(MTR_WHEN, "{value!r} is not one of always, emulated")] = "always"
+    """always, or emulated: only when the tests run under QEMU."""
+
+    def make(self) -> KnownFailure:
+        return KnownFailure(self.test, self.reason.strip(), self.when)
 
 
-RECIPE_KEYS_REQUIRED = ("name", "default_version", "default_base", "spec", "versions", "bases")
-RECIPE_KEYS_OPTIONAL = ("summary", "rpm", "image", "tests", "mtr", "codegen", "measured")
-MODE_NAMES = ("native", "cross", "emulate")
+class MtrYaml(Model):
+    """How `invoke mtr` runs the recipe's own test suite (mysql-test-run.pl) on the built RPMs."""
+
+    packages: NonEmptyNames
+    """The built RPMs installed, the test package among them."""
+    testdir: ImagePath
+    """Where the test package puts mysql-test-run.pl and the suites."""
+    selections: Annotated[Dict[str, MtrSelectionYaml],
+                          Check.not_empty("must name at least one selection of tests", minProperties=1)]
+    """Named selections of tests (the --selection option)."""
+    default_selection: Text
+    """The selection run when none is named."""
+    requires: Dict[Family, Names] = {}
+    """Per package family: what the tests need besides."""
+    runner: Text = "mysql-test-run.pl"
+    """The test runner's file name in testdir."""
+    options: Names = ()
+    """mysql-test-run.pl options of every run."""
+    emulated_options: Names = ()
+    """And of runs under QEMU."""
+    known_failures: Entries[KnownFailureYaml] = ()
+    """Tests that fail for a known reason: reported, but they do not fail the run."""
+
+    @model_validator(mode="after")
+    def _default_is_a_selection(self) -> "MtrYaml":
+        must_name_one_of(self.default_selection, self.selections, "selections", "default_selection")
+        return self
+
+    def make(self) -> Mtr:
+        return Mtr(packages=self.packages, requires=dict(self.requires), testdir=self.testdir, runner=self.runner,
+                   options=self.options, emulated_options=self.emulated_options,
+                   default_selection=self.default_selection,
+                   selections={name: MtrSelection(name, s.description, s.suites, s.tests)
+                               for name, s in self.selections.items()},
+                   known_failures=tuple(k.make() for k in self.known_failures))
 
 
-def _codegen(node: _Node | None) -> Codegen:
-    if node is None:
-        return Codegen()
-    node.check_keys((), ("atomics", "march", "flags"))
-    atomics = node.text("atomics", "dispatch")
-    if atomics not in ATOMICS:
-        node.fail_at("atomics", f"{atomics!r} is not one of {', '.join(ATOMICS)}",
-                     "dispatch: LSE where the CPU has it, chosen at run time; lse: ARMv8.1 and later only; "
-                     "llsc: load/store-exclusive loops only")
-    march = node.text("march") if "march" in node.data else ""
-    if march and not re.match(r"^armv8(\.[0-9])?-a(\+[a-z0-9]+)*$", march):
-        node.fail_at("march", f"{march!r} is not an aarch64 -march value", "e.g. armv8-a, armv8.2-a")
-    flags = node.items("flags")
-    for index, flag in enumerate(flags):
-        if not flag.startswith("-") or " " in flag:
-            raise RecipeError(f"{node.file}: {node.child_where('flags')}[{index}]: {flag!r} is not one compiler option")
-    return Codegen(atomics=atomics, march=march, flags_all=flags)
+class RecipeYaml(Model):
+    """A mysqlbuild recipe: what to build, from which sources, on which bases (recipe.yaml)."""
 
+    name: Annotated[Text, Check.pattern(NAME_RE.pattern,
+                                        "{value!r} is not a valid recipe name (lowercase letters, digits, . _ -)")]
+    """The recipe's name: lowercase letters, digits, . _ -."""
+    default_version: Text
+    """The version built when none is asked for: a key of versions."""
+    default_base: Text
+    """The base built on when none is asked for: a key of bases."""
+    spec: Text
+    """The RPM spec, relative to the recipe folder."""
+    versions: Annotated[Dict[Annotated[Text, Check.pattern(r"^[0-9A-Za-z._+~]+$",
+                                                           "is not a valid version (digits, letters, . _ + ~)")],
+                             VersionYaml],
+                        Check.not_empty("must list at least one version", minProperties=1)]
+    """Each version (quoted, e.g. "5.7.44") with its sources and patches."""
+    bases: Annotated[Dict[str, BaseYaml], Check.not_empty("must list at least one base", minProperties=1)]
+    """The bases, by name (the --base option)."""
+    summary: Text = None
+    """One line about the recipe (default: its name)."""
+    rpm: RpmYaml = RpmYaml()
+    """rpmbuild's switches and the RPM checks."""
+    image: ImageYaml = ImageYaml()
+    """The runtime image."""
+    tests: Text = None
+    """The image tests' folder (testinfra), relative to the recipe folder."""
+    mtr: MtrYaml = None
+    """MySQL's own test suite on the built RPMs (invoke mtr); none when left out."""
+    codegen: CodegenYaml = CodegenYaml()
+    """aarch64 code generation."""
+    measured: Dict[Annotated[Text, Check.one_of(MODE_NAMES, "{value!r} is not a build mode",
+                                                f"modes: {', '.join(MODE_NAMES)}")], Text] = {}
+    """The rpms stage's measured time per build mode, shown in the plan and by `invoke doctor`."""
 
-def _measured(node: _Node | None) -> dict[str, str]:
-    if node is None:
-        return {}
-    for key in node.data:
-        if key not in MODE_NAMES:
-            node.fail_at(str(key), f"{key!r} is not a build mode", f"modes: {', '.join(MODE_NAMES)}")
-    return {str(key): node.text(str(key)) for key in node.data}
+    @model_validator(mode="after")
+    def _references(self) -> "RecipeYaml":
+        must_name_one_of(self.default_version, self.versions, "versions", "default_version")
+        must_name_one_of(self.default_base, self.bases, "bases", "default_base")
+        names = list(self.rpm.conditionals)
+        for key, version in self.versions.items():          # a source's `when` names an rpm conditional
+            for index, source in enumerate(version.sources):
+                if source.when and source.when not in names:
+                    fail(f"{source.when!r} is not an rpm conditional",
+                         f"conditionals of this recipe (rpm.conditionals): {', '.join(names) or '(none)'}",
+                         at=("versions", key, "sources", index, "when"))
+        return self
 
+    @model_validator(mode="after")
+    def _files_exist(self, info: ValidationInfo) -> "RecipeYaml":
+        """Checked last: a recipe copied elsewhere is told its other mistakes first."""
+        folder = info.context["folder"]
 
-def _mtr(file: Path, node: _Node | None) -> Mtr | None:
-    if node is None:
-        return None
-    node.check_keys(("packages", "testdir", "selections", "default_selection"),
-                    ("requires", "runner", "options", "emulated_options", "known_failures"))
-    selections = {}
-    sel_node = node.node("selections")
-    if not sel_node.data:
-        sel_node.fail("must name at least one selection of tests")
-    for key in sel_node.data:
-        sub = sel_node.node(str(key))
-        sub.check_keys(("description",), ("suites", "tests"))
-        suites, tests = sub.items("suites"), sub.items("tests")
-        if not suites and not tests:
-            sub.fail("must list suites, tests or both")
-        for index, name in enumerate(tests):
-            if not TEST_NAME_RE.match(name):
-                raise RecipeError(f"{file}: {sub.child_where('tests')}[{index}]: {name!r} is not suite.test")
-        selections[str(key)] = MtrSelection(str(key), sub.text("description"), suites, tests)
-    default = node.text("default_selection")
-    if default not in selections:
-        node.fail_at("default_selection", f"{default!r} is not one of the selections",
-                     f"selections: {', '.join(selections)}")
+        def check(rel: str, at: tuple, kind: str = "file") -> None:
+            path = (folder / rel).resolve()
+            if kind == "file" and not path.is_file():
+                fail(f"file {rel!r} not found (looked at {path})",
+                     "paths in a recipe are relative to the recipe folder", at=at)
+            if kind == "folder" and not path.is_dir():
+                fail(f"folder {rel!r} not found (looked at {path})", at=at)
 
-    def known(data: Any, where: str) -> KnownFailure:
-        sub = _Node(data, where, file)
-        sub.check_keys(("test", "reason"), ("when",))
-        test = sub.text("test", pattern=TEST_NAME_RE, what="suite.test")
-        when = sub.text("when", "always")
-        if when not in MTR_WHEN:
-            sub.fail_at("when", f"{when!r} is not one of {', '.join(MTR_WHEN)}")
-        return KnownFailure(test, sub.text("reason").strip(), when)
+        for key, version in self.versions.items():
+            for index, patch in enumerate(version.patches):
+                check(patch.file, ("versions", key, "patches", index, "file"))
+        if self.tests:
+            check(self.tests, ("tests",), "folder")
+        check(self.spec, ("spec",))
+        for index, item in enumerate(self.image.files):
+            check(item.src, ("image", "files", index, "src"))
+        return self
 
-    requires: dict[str, tuple[str, ...]] = {}
-    req_node = node.node("requires", required=False)
-    if req_node is not None:
-        for family in req_node.data:
-            if family not in FAMILIES:
-                req_node.fail_at(str(family), f"{family!r} is not a package family", f"allowed: {', '.join(FAMILIES)}")
-            requires[str(family)] = req_node.items(str(family))
-    testdir = node.text("testdir")
-    if not testdir.startswith("/"):
-        node.fail_at("testdir", f"{testdir!r} must be an absolute path inside the image")
-    return Mtr(packages=node.items("packages", required=True), requires=requires, testdir=testdir,
-               runner=node.text("runner", "mysql-test-run.pl"), options=node.items("options"),
-               emulated_options=node.items("emulated_options"), default_selection=default,
-               selections=selections, known_failures=node.items("known_failures", item=known))
+    def make(self, folder: Path) -> Recipe:
+        return Recipe(
+            name=self.name, summary=self.summary or self.name, path=folder, spec=(folder / self.spec).resolve(),
+            default_version=self.default_version, default_base=self.default_base,
+            versions={key: v.make(key, folder) for key, v in self.versions.items()},
+            bases={key: b.make(key) for key, b in self.bases.items()}, rpm=self.rpm.make(),
+            image=self.image.make(folder, self.name), tests=(folder / self.tests).resolve() if self.tests else None,
+            mtr=self.mtr.make() if self.mtr else None, codegen=self.codegen.make(), measured=dict(self.measured))
 
 
 def resolve_recipe_dir(name_or_path: str, recipes_dir: Path) -> Path:
@@ -624,65 +672,5 @@ def resolve_recipe_dir(name_or_path: str, recipes_dir: Path) -> Path:
 
 
 def load_recipe(name_or_path: str | Path, recipes_dir: Path | None = None) -> Recipe:
-    recipes_dir = recipes_dir or ROOT / "recipes"
-    recipe_dir = resolve_recipe_dir(str(name_or_path), recipes_dir)
-    file = recipe_dir / "recipe.yaml"
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise RecipeError(f"{file}: not valid YAML: {exc}", "fix the syntax at the line shown") from None
-    root = _Node(data, "", file)
-    root.check_keys(RECIPE_KEYS_REQUIRED, RECIPE_KEYS_OPTIONAL)
-    name = root.text("name", pattern=NAME_RE, what="a valid recipe name (lowercase letters, digits, . _ -)")
-
-    versions_node = root.node("versions")
-    if not versions_node.data:
-        versions_node.fail("must list at least one version")
-    versions = {}
-    for key, value in versions_node.data.items():
-        vkey = str(key)
-        if not re.match(r"^[0-9A-Za-z._+~]+$", vkey):
-            versions_node.fail_at(vkey, "is not a valid version (digits, letters, . _ + ~)")
-        versions[vkey] = _version(recipe_dir, file, vkey, value)
-
-    bases_node = root.node("bases")
-    if not bases_node.data:
-        bases_node.fail("must list at least one base")
-    bases = {str(k): _base(file, str(k), v) for k, v in bases_node.data.items()}
-
-    default_version = root.text("default_version")
-    if default_version not in versions:
-        root.fail_at("default_version", f"{default_version!r} is not one of the versions",
-                     f"versions: {', '.join(versions)}")
-    default_base = root.text("default_base")
-    if default_base not in bases:
-        root.fail_at("default_base", f"{default_base!r} is not one of the bases", f"bases: {', '.join(bases)}")
-
-    image_node = root.node("image", required=False) or _Node({}, "image", file)
-    tests = None
-    if "tests" in root.data:
-        tests = (recipe_dir / root.text("tests")).resolve()
-        if not tests.is_dir():
-            root.fail_at("tests", f"folder {root.text('tests')!r} not found (looked at {tests})")
-    rpm = _rpm(file, root.node("rpm", required=False))
-    _check_when(file, versions, rpm)
-    return Recipe(
-        name=name, summary=root.text("summary", name), path=recipe_dir,
-        spec=_relative_file(recipe_dir, root, "spec"),
-        default_version=default_version, default_base=default_base,
-        versions=versions, bases=bases, rpm=rpm,
-        image=_image(recipe_dir, file, image_node, name), tests=tests,
-        mtr=_mtr(file, root.node("mtr", required=False)),
-        codegen=_codegen(root.node("codegen", required=False)),
-        measured=_measured(root.node("measured", required=False)))
-
-
-def _check_when(file: Path, versions: dict[str, Version], rpm: RpmOptions) -> None:
-    """A source's `when` must name one of the recipe's rpm conditionals."""
-    names = [name for name, _ in rpm.conditionals]
-    for key, version in versions.items():
-        for index, source in enumerate(version.sources):
-            if source.when and source.when not in names:
-                raise RecipeError(
-                    f"{file}: versions.{key}.sources[{index}].when: {source.when!r} is not an rpm conditional",
-                    f"conditionals of this recipe (rpm.conditionals): {', '.join(names) or '(none)'}")
+    recipe_dir = resolve_recipe_dir(str(name_or_path), recipes_dir or ROOT / "recipes")
+    return read(recipe_dir / "recipe.yaml", RecipeYaml, RecipeError, {"folder": recipe_dir}).make(recipe_dir)

@@ -43,10 +43,12 @@ def cache_path(cache_dir: Path, source: Source) -> Path:
     return cache_dir / source.sha256 / source.file
 
 
-def candidate_urls(source: Source, mirror: str) -> list[str]:
+def candidate_urls(source: Source, mirror: str, folders: tuple[str, ...] = ()) -> list[str]:
+    """The mirror's copy first (in each of `folders` under it, then at its top), then the source's URLs."""
     urls = []
     if mirror:
         base = mirror if mirror.endswith("/") else mirror + "/"
+        urls.extend(f"{base}{folder}/{urllib.parse.quote(source.file)}" for folder in folders)
         urls.append(base + urllib.parse.quote(source.file))
     urls.extend(u for u in source.urls if u not in urls)
     return urls
@@ -86,10 +88,29 @@ class Fetcher:
         path = cache_path(self.cache_dir, source)
         return path.is_file() and sha256_file(path) == source.sha256
 
+    def store(self, source: Source, path: Path, *, move: bool) -> Path:
+        """Put a file whose sha256 the caller has checked into the cache under it: moved there, or
+        copied beside and swapped in (a copy that fails midway leaves nothing)."""
+        final = cache_path(self.cache_dir, source)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if move:
+            os.replace(path, final)
+            return final
+        part = final.parent / f".{final.name}.part"
+        try:
+            shutil.copyfile(path, part)
+            os.replace(part, final)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        return final
+
     def fetch_all(self, sources: Iterable[Source]) -> dict[str, Path]:
         return {s.file: self.fetch(s) for s in sources}
 
-    def fetch(self, source: Source) -> Path:
+    def fetch(self, source: Source, mirror_folders: tuple[str, ...] = ()) -> Path:
+        """The verified file in the cache: found there, adopted from <cache>/<file>, or downloaded
+        (from the mirror, looked for in each of `mirror_folders` first, then from the source's URLs)."""
         final = cache_path(self.cache_dir, source)
         if final.is_file():
             if sha256_file(final) == source.sha256:
@@ -105,7 +126,7 @@ class Fetcher:
         final.parent.mkdir(parents=True, exist_ok=True)
         part = final.parent / f".{source.file}.part"
         failures: list[tuple[str, str]] = []
-        for url in candidate_urls(source, self.mirror):
+        for url in candidate_urls(source, self.mirror, mirror_folders):
             try:
                 self._download(url, part, source)
             except (_Permanent, _Transient) as exc:
@@ -141,8 +162,7 @@ class Fetcher:
                 f"checksum mismatch for {source.file} placed by hand at {dropped}: expected sha256 "
                 f"{source.sha256}, got {actual}",
                 f"remove {dropped} and copy in the right file (the recipe pins its sha256)")
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(dropped, final)
+        self.store(source, dropped, move=True)
         self.reporter.note(f"{source.file}: taken from {dropped}, sha256 verified")
         return final
 

@@ -46,6 +46,12 @@ class Toolchain:
         return f"/usr/lib/llvm-{self.major}"
 
     @property
+    def runtime_targets(self) -> tuple[Arch, ...]:
+        """Targets whose compiler-rt builtins the toolchain carries: aarch64, where the outline-atomic helpers
+        live in the runtime (GCC 10's libgcc and later), for bases whose GCC runtime is older."""
+        return tuple(a for a in ARCHS.values() if a != self.host and a.rpm == "aarch64")
+
+    @property
     def image(self) -> str:
         return f"mysqlbuild/toolchain:{self.name}-{self.host.docker}"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from .. import baseimage
-from ..buildercontext import TOOLCHAIN_PACK, toolchain_request, write_toolchain_context
+from ..buildercontext import TOOLCHAIN_PACK, toolchain_dockerfile, toolchain_request, write_toolchain_context
 from ..engine import BuildRequest
 from ..target import Target
 from .common import Context, Stage, digest_file
@@ -25,7 +25,8 @@ class ToolchainStage(Stage):
         tc = t.toolchain
         assert tc is not None
         return {"name": tc.name, "host": tc.host.docker, "suite": tc.suite, "mirror": tc.mirror,
-                "packages": list(tc.packages), "pack": digest_file(TOOLCHAIN_PACK)}
+                "packages": list(tc.packages), "dockerfile": toolchain_dockerfile(t),
+                "pack": digest_file(TOOLCHAIN_PACK)}
 
     def describe(self, ctx: Context, t: Target) -> tuple[list[str], list[str]]:
         tc = t.toolchain
