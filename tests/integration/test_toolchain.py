@@ -1,15 +1,21 @@
-"""The one filter between a base's GCC build flags and the host toolchain's clang (dockerfiles/toolchain-flags.sh).
+"""The host toolchain's own scripts, on the real toolchain image.
 
-It runs in the toolchain image, on this host's architecture, with the real clang the builds use, on the
-flag strings of the distributions whose bases the recipes name, as `rpm --eval` prints them on aarch64:
-EL7 (redhat-rpm-config 9.1), EL8 (with the hardening and annobin spec files) and openEuler 22.03
+The one filter between a base's GCC build flags and clang (dockerfiles/toolchain-flags.sh) runs in the
+toolchain image, on this host's architecture, with the real clang the builds use, on the flag strings of
+the distributions whose bases the recipes name, as `rpm --eval` prints them on aarch64: EL7
+(redhat-rpm-config 9.1), EL8 (with the hardening and annobin spec files) and openEuler 22.03
 (openEuler-rpm-config's generic hardening spec files), each %{optflags} followed by %{build_ldflags}.
+
+The setup (dockerfiles/toolchain-setup.sh) runs in an arm64 base without GCC, as a base missing a build
+requirement would: it stops at once, naming what is missing and the requirement that provides it.
 """
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
-from conftest import invoke
+from conftest import ARM_BASE, invoke
 from fixtures import ROOT
 
 pytestmark = [pytest.mark.docker]
@@ -28,11 +34,16 @@ OPENEULER = ("-O2 -g -pipe -Wall -Werror=format-security -Wp,-D_FORTIFY_SOURCE=2
 
 
 @pytest.fixture(scope="module")
-def drops(engine, hello_work):
-    """Run the filter on a flag string; returns {dropped option: clang's words}."""
+def toolchain_image(engine, hello_work):
     if engine.image_id(TOOLCHAIN) is None:
         made = invoke("toolchain", "--arch", "arm64", env=hello_work["env"])
         assert made.code == 0, made.text[-3000:]
+    return TOOLCHAIN
+
+
+@pytest.fixture(scope="module")
+def drops(engine, toolchain_image):
+    """Run the filter on a flag string; returns {dropped option: clang's words}."""
 
     def run(flags: str) -> dict[str, str]:
         out = engine.sdk.containers.run(
@@ -65,3 +76,25 @@ def test_gcc_plugins_and_other_targets_options_are_dropped_with_clangs_reason(dr
     assert set(dropped) == {"-fplugin=annobin", "-fcf-protection"}
     assert "annobin" in dropped["-fplugin=annobin"]
     assert "cannot be specified on this target" in dropped["-fcf-protection"]
+
+
+def test_setup_in_a_base_without_gcc_stops_at_once_naming_the_requirement(engine, toolchain_image, hello_work,
+                                                                          tmp_path):
+    if engine.image_id(ARM_BASE) is None:
+        made = invoke("base", "--arch", "arm64", env=hello_work["env"])
+        assert made.code == 0, made.text[-3000:]
+    # The toolchain folder, mounted as the rpms stage mounts it (BuildKit's bind mount of the image).
+    name = f"i18-toolchain-{tmp_path.name}"
+    subprocess.run(["docker", "create", "--name", name, toolchain_image, "true"], check=True, capture_output=True)
+    try:
+        subprocess.run(["docker", "cp", f"{name}:/opt/mysqlbuild/toolchain", str(tmp_path)], check=True)
+    finally:
+        subprocess.run(["docker", "rm", name], capture_output=True)
+    proc = subprocess.run(
+        ["docker", "run", "--rm", "--platform", "linux/arm64",
+         "-v", f"{tmp_path / 'toolchain'}:/opt/mysqlbuild/toolchain:ro", "-v", f"{ROOT / 'dockerfiles'}:/scripts:ro",
+         ARM_BASE, "sh", "/scripts/toolchain-setup.sh", "/opt/mysqlbuild/toolchain", "aarch64-linux-gnu", "/tmp/tc"],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert ("mysqlbuild toolchain: no GCC installation in this builder image (no crtbegin.o and libgcc.a under "
+            "/usr/lib/gcc): add gcc (and g++ or gcc-c++ for C++) to the base's build_requires") in proc.stderr
