@@ -30,11 +30,15 @@ jobs=${JOBS:-0}
 echo "mysqlbuild: rpmbuild of $spec with $jobs parallel jobs ($cpus CPUs, $(( mem_kb / 1024 )) MiB memory)"
 
 extra=()
+ccache_wanted=1
+[ "${NO_CCACHE:-0}" = 1 ] && ccache_wanted=0
 if [ -n "${MYSQLBUILD_TOOLCHAIN:-}" ]; then
     # Cross mode: the host toolchain is mounted here; cc, gcc, c++ and g++ become its clang, with this
-    # base's GCC runtime. Everything else stays the base's own.
-    sh /usr/local/libexec/mysqlbuild/toolchain-setup.sh "$MYSQLBUILD_TOOLCHAIN" "$MYSQLBUILD_TRIPLE" \
-        /opt/mysqlbuild/target || exit 1
+    # base's GCC runtime, through the toolchain's own ccache (native, unlike the base's). Everything
+    # else stays the base's own.
+    export CCACHE_DIR=/root/.ccache
+    MYSQLBUILD_CCACHE=$ccache_wanted sh /usr/local/libexec/mysqlbuild/toolchain-setup.sh "$MYSQLBUILD_TOOLCHAIN" \
+        "$MYSQLBUILD_TRIPLE" /opt/mysqlbuild/target || exit 1
     # shellcheck source=/dev/null
     . /opt/mysqlbuild/target/env
 fi
@@ -64,8 +68,13 @@ if [ -n "${MYSQLBUILD_CODEGEN_FLAGS:-}" ]; then
 fi
 
 for dir in /usr/lib64/ccache /usr/lib/ccache; do
-    if [ "${NO_CCACHE:-0}" = 1 ]; then
+    if [ "$ccache_wanted" = 0 ]; then
         echo "mysqlbuild: ccache off (NO_CCACHE=1)"
+        break
+    fi
+    if [ -n "${MYSQLBUILD_CCACHE_BIN:-}" ]; then
+        "$MYSQLBUILD_CCACHE_BIN" --max-size=5G >/dev/null 2>&1 || true
+        echo "mysqlbuild: ccache on (the host toolchain's, $MYSQLBUILD_CCACHE_BIN)"
         break
     fi
     if [ -d "$dir" ] && command -v ccache >/dev/null 2>&1; then
@@ -93,8 +102,9 @@ rpmbuild -bb --define "_topdir /root/rpmbuild" --define "_smp_mflags -j$jobs" \
     | tee "$log" \
     | grep --line-buffered -E '^\[ *[0-9]+%\]|^error:|^RPM build errors|^(Wrote|Processing files): |\*\*\* |^make(\[[0-9]+\])?: \*\*\*'
 status=${PIPESTATUS[0]}
-if [ "${NO_CCACHE:-0}" != 1 ] && command -v ccache >/dev/null 2>&1 && [ -n "${CCACHE_DIR:-}" ]; then
-    ccache -s 2>/dev/null | grep -E 'hit|miss' | sed 's/^/mysqlbuild: ccache /' || true
+ccache_bin=${MYSQLBUILD_CCACHE_BIN:-$(command -v ccache || true)}
+if [ "$ccache_wanted" = 1 ] && [ -n "$ccache_bin" ] && [ -n "${CCACHE_DIR:-}" ]; then
+    "$ccache_bin" -s 2>/dev/null | grep -E 'hit|miss' | sed 's/^/mysqlbuild: ccache /' || true
 fi
 if [ "$status" -ne 0 ]; then
     echo "mysqlbuild: rpmbuild failed with exit code $status after $(( $(date +%s) - start )) s; last 50 lines:"

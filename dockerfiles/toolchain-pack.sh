@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs in the toolchain image (the host's architecture), once, when it is made:
 #   toolchain-pack.sh LLVM_PREFIX DEST
-# Copies clang, lld, the llvm binutils and a shell from LLVM_PREFIX (Debian's
+# Copies clang, lld, the llvm binutils, ccache and a shell from LLVM_PREFIX (Debian's
 # /usr/lib/llvm-N) into DEST, with every shared library they load and this
 # machine's dynamic loader, and points each program at them (interpreter and
 # DT_RPATH: a DT_RUNPATH would not reach the libraries' own dependencies).
@@ -26,6 +26,10 @@ for tool in ar ranlib nm objcopy objdump readelf strip; do
     cp -L "$prefix/bin/llvm-$tool" "$dest/bin/llvm-$tool"
 done
 cp -L "$(command -v dash)" "$dest/bin/sh"
+# ccache, so that a build in the target's container caches natively (the base's own would run under QEMU).
+if command -v ccache >/dev/null; then
+    cp -L "$(command -v ccache)" "$dest/bin/ccache"
+fi
 # The compiler's own headers (stddef.h, arm_neon.h, ...), found next to the binary.
 cp -rL "$prefix/lib/clang" "$dest/lib/clang"
 

@@ -77,6 +77,11 @@ while IFS="$(printf '\t')" read -r option why; do
 done < "$out/dropped"
 
 common="--target=$triple --gcc-install-dir=$gcc_dir -B$out/ld"
+# With MYSQLBUILD_CCACHE=1 every compile goes through the toolchain's ccache, which runs natively.
+launcher=""
+if [ "${MYSQLBUILD_CCACHE:-0}" = 1 ] && [ -x "$toolchain/bin/ccache" ]; then
+    launcher="$toolchain/bin/ccache "
+fi
 write() {   # NAME DRIVER
     {
         printf '#!%s/bin/sh\n# mysqlbuild: clang for %s with GCC %s (%s)\n' "$toolchain" "$triple" "$gcc_version" "$gcc_dir"
@@ -84,7 +89,7 @@ write() {   # NAME DRIVER
             # shellcheck disable=SC2016  # the wrapper's own variables
             printf 'for arg do\n    shift\n    case $arg in %s) continue ;; esac\n    set -- "$@" "$arg"\ndone\n' "$drop"
         fi
-        printf 'exec %s/bin/%s %s "$@"\n' "$toolchain" "$2" "$common"
+        printf 'exec %s%s/bin/%s %s "$@"\n' "$launcher" "$toolchain" "$2" "$common"
     } > "$bin/$1"
     chmod 0755 "$bin/$1"
 }
@@ -96,6 +101,7 @@ cat > "$out/env" <<ENV
 export MYSQLBUILD_TOOLCHAIN=$toolchain MYSQLBUILD_GCC_DIR=$gcc_dir
 export PATH=$bin:\$PATH CC=$bin/gcc CXX=$bin/g++
 ENV
+[ -n "$launcher" ] && echo "export MYSQLBUILD_CCACHE_BIN=$toolchain/bin/ccache" >> "$out/env"
 
 # Proof: both languages compile, link against this base's libraries and run.
 probe=$(mktemp -d)

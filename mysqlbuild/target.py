@@ -69,7 +69,7 @@ class Target:
     def expected_time(self) -> str:
         """The rpms stage's measured duration in this mode, as the recipe records it (empty when it does not)."""
         figure = self.recipe.measured.get(self.mode.name)
-        return f"; the rpms stage took {figure} here (recipe.yaml measured.{self.mode.name})" if figure else ""
+        return f"; its rpms stage was measured at {figure} (recipe.yaml measured.{self.mode.name})" if figure else ""
 
     @property
     def toolchain(self) -> Toolchain | None:

@@ -38,7 +38,7 @@ class Toolchain:
 
     @property
     def packages(self) -> tuple[str, ...]:
-        return (f"clang-{self.major}", f"lld-{self.major}", f"llvm-{self.major}", "patchelf")
+        return (f"clang-{self.major}", f"lld-{self.major}", f"llvm-{self.major}", "ccache", "patchelf")
 
     @property
     def prefix(self) -> str:

@@ -53,7 +53,9 @@ class BaseStage(Stage):
             assert boot is not None
             ids[ref] = baseimage.debootstrap(ctx.engine, ctx.reporter, boot, ref, arch, t.build_dir / "base")
         if not t.local_bases:
-            ctx.reporter.note(f"{t.base.builder_image(t.arch.docker)}: pulled by BuildKit when first used")
+            for ref in dict.fromkeys((t.base.builder_image(t.arch.docker), t.base.runtime_image(t.arch.docker))):
+                ctx.reporter.note(f"{ref}: present here" if ctx.engine.image_id(ref) else
+                                  f"{ref}: pulled by BuildKit when first used")
         return {"images": ids}
 
 

@@ -95,7 +95,7 @@ def test_the_toolchain_is_named_with_its_version_for_the_host():
     mode = choose_mode("auto", ARM, AMD, "clang-19")
     tc = mode.toolchain
     assert (tc.name, tc.image, tc.prefix) == ("clang-19", "mysqlbuild/toolchain:clang-19-amd64", "/usr/lib/llvm-19")
-    assert tc.packages == ("clang-19", "lld-19", "llvm-19", "patchelf")
+    assert tc.packages == ("clang-19", "lld-19", "llvm-19", "ccache", "patchelf")
 
 
 def test_a_base_cross_section_is_gone(tmp_path):
