@@ -19,6 +19,8 @@ log_dir=/var/log/mysqlbuild
 log=$log_dir/rpmbuild.log
 mkdir -p "$log_dir" /root/rpmbuild/LOGS
 : > "$log"
+# What this script says goes to the screen and into the log, before rpmbuild's own output.
+say() { printf '%s\n' "$*" | tee -a "$log"; }
 
 cpus=$(nproc)
 mem_kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
@@ -27,7 +29,7 @@ by_memory=$(( mem_kb / (2 * 1024 * 1024) ))
 jobs=${JOBS:-0}
 [ "$jobs" -gt 0 ] 2>/dev/null || jobs=$cpus
 [ "$jobs" -le "$by_memory" ] || jobs=$by_memory
-echo "mysqlbuild: rpmbuild of $spec with $jobs parallel jobs ($cpus CPUs, $(( mem_kb / 1024 )) MiB memory)"
+say "mysqlbuild: rpmbuild of $spec with $jobs parallel jobs ($cpus CPUs, $(( mem_kb / 1024 )) MiB memory)"
 
 extra=()
 ccache_wanted=1
@@ -38,7 +40,7 @@ if [ -n "${MYSQLBUILD_TOOLCHAIN:-}" ]; then
     # else stays the base's own.
     export CCACHE_DIR=/root/.ccache
     MYSQLBUILD_CCACHE=$ccache_wanted sh /usr/local/libexec/mysqlbuild/toolchain-setup.sh "$MYSQLBUILD_TOOLCHAIN" \
-        "$MYSQLBUILD_TRIPLE" /opt/mysqlbuild/target || exit 1
+        "$MYSQLBUILD_TRIPLE" /opt/mysqlbuild/target 2>&1 | tee -a "$log" || exit 1
     # shellcheck source=/dev/null
     . /opt/mysqlbuild/target/env
 fi
@@ -58,23 +60,23 @@ if [ -n "${MYSQLBUILD_CODEGEN_FLAGS:-}" ]; then
     printf '#include <stdatomic.h>\natomic_long n;\nint main(void){return (int)atomic_fetch_add(&n, 1);}\n' > "$probe/a.c"
     # shellcheck disable=SC2086  # the flags are words
     if ! "${probe_cc:-gcc}" -O2 $MYSQLBUILD_CODEGEN_FLAGS -o "$probe/a" "$probe/a.c" > "$probe/log" 2>&1 || ! "$probe/a"; then
-        echo "mysqlbuild: the compiler of this build ($("${probe_cc:-gcc}" --version | head -n 1)) cannot build and run an atomic counter with the recipe's code generation flags: $MYSQLBUILD_CODEGEN_FLAGS"
-        sed 's/^/mysqlbuild| /' "$probe/log"
-        echo "mysqlbuild: run-time dispatch of atomics (-moutline-atomics) needs GCC 10 or newer, or its libgcc (EL7: devtoolset-10), or set codegen.atomics: llsc in the recipe"
+        say "mysqlbuild: the compiler of this build ($("${probe_cc:-gcc}" --version | head -n 1)) cannot build and run an atomic counter with the recipe's code generation flags: $MYSQLBUILD_CODEGEN_FLAGS"
+        sed 's/^/mysqlbuild| /' "$probe/log" | tee -a "$log"
+        say "mysqlbuild: run-time dispatch of atomics (-moutline-atomics) needs GCC 10 or newer, or its libgcc (EL7: devtoolset-10), or set codegen.atomics: llsc in the recipe"
         exit 1
     fi
     rm -rf "$probe"
-    echo "mysqlbuild: code generation $MYSQLBUILD_CODEGEN_FLAGS: an atomic counter builds and runs"
+    say "mysqlbuild: code generation $MYSQLBUILD_CODEGEN_FLAGS: an atomic counter builds and runs"
 fi
 
 for dir in /usr/lib64/ccache /usr/lib/ccache; do
     if [ "$ccache_wanted" = 0 ]; then
-        echo "mysqlbuild: ccache off (NO_CCACHE=1)"
+        say "mysqlbuild: ccache off (NO_CCACHE=1)"
         break
     fi
     if [ -n "${MYSQLBUILD_CCACHE_BIN:-}" ]; then
         "$MYSQLBUILD_CCACHE_BIN" --max-size=5G >/dev/null 2>&1 || true
-        echo "mysqlbuild: ccache on (the host toolchain's, $MYSQLBUILD_CCACHE_BIN)"
+        say "mysqlbuild: ccache on (the host toolchain's, $MYSQLBUILD_CCACHE_BIN)"
         break
     fi
     if [ -d "$dir" ] && command -v ccache >/dev/null 2>&1; then
@@ -83,7 +85,7 @@ for dir in /usr/lib64/ccache /usr/lib/ccache; do
         # links (only gcc, g++): name compilers that go through ccache.
         export CC="${CC:-gcc}" CXX="${CXX:-g++}"
         ccache --max-size=5G >/dev/null 2>&1 || true
-        echo "mysqlbuild: ccache on ($dir)"
+        say "mysqlbuild: ccache on ($dir)"
         break
     fi
 done
@@ -99,7 +101,7 @@ fi
 start=$(date +%s)
 rpmbuild -bb --define "_topdir /root/rpmbuild" --define "_smp_mflags -j$jobs" \
     ${extra[@]+"${extra[@]}"} "$@" "/root/rpmbuild/SPECS/$spec" 2>&1 \
-    | tee "$log" \
+    | tee -a "$log" \
     | grep --line-buffered -E '^\[ *[0-9]+%\]|^error:|^RPM build errors|^(Wrote|Processing files): |\*\*\* |^make(\[[0-9]+\])?: \*\*\*'
 status=${PIPESTATUS[0]}
 ccache_bin=${MYSQLBUILD_CCACHE_BIN:-$(command -v ccache || true)}
