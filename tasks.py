@@ -141,6 +141,15 @@ def push(c, registry=None, insecure=False, recipe=None, version=None, arch=None,
 
 
 @task
+def repo(c, recipe=None, version=None, arch=None, base=None, gpg_key=None, repo_dir=None, repo_url=None,
+         dry_run=False):
+    """Add the checked RPMs to a yum/dnf repository (<repo_dir>/<recipe>/<arch>/), signed with --gpg-key, with its
+    .repo file."""
+    cli.guarded(cli.repo)(c, recipe=recipe, version=version, arch=arch, base=base, gpg_key=gpg_key,
+                          repo_dir=repo_dir, repo_url=repo_url, dry_run=dry_run)
+
+
+@task
 def bundle(c, recipe=None, version=None, arch=None, base=None, mode=None, docker_host=None, builder=None, mirror=None,
            dry_run=False, with_docker=False, docker_tarball=None, docker_version=None, docker_data_root=None,
            docker_storage_driver=None, docker_log_max_size=None, docker_log_max_file=None,
