@@ -178,7 +178,7 @@ def push(ctx: Any, registry: str, insecure: bool, **flags: Any) -> None:
 
 
 def bundle(ctx: Any, **flags: Any) -> None:
-    from . import hostdocker
+    from . import hostdocker, signing
     from .delivery import bundle_name, make_bundle
 
     settings = settings_from(ctx, **flags)
@@ -191,13 +191,18 @@ def bundle(ctx: Any, **flags: Any) -> None:
             print(f"then: {t.archive_path.parent / bundle_name(t)}.tar.gz")
             if with_docker:
                 print(hostdocker.describe(settings, ROOT, t.arch), end="")
+        print(f"signed with the key {settings.gpg_key!r}" if settings.gpg_key else "UNSIGNED: no gpg_key given")
         print("dry run: nothing was run")
         return
-    # The Docker tarball is found and checked first: a wrong file fails now, not after a long build.
+    # The Docker tarball and the key are checked first (the key signs a test file): a wrong file or a key
+    # that cannot sign fails now, not after a long build.
     kits = {t.arch: hostdocker.prepare(settings, ROOT, t.arch, pipeline.reporter) for t in targets} \
         if with_docker else {}
+    key = signing.find_key(settings.gpg_key) if settings.gpg_key else None
+    warn_about(pipeline.reporter, key)
     for t in pipeline.run("build"):
-        print(f"bundle: {make_bundle(pipeline, t, kits.get(t.arch))} (+ .sha256)")
+        made = make_bundle(pipeline, t, kits.get(t.arch), key)
+        print(f"bundle: {made} (+ .sha256" + (", .asc: its signature)" if key else ")"))
 
 
 def repo(ctx: Any, **flags: Any) -> None:
