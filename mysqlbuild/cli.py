@@ -178,7 +178,7 @@ def push(ctx: Any, registry: str, insecure: bool, **flags: Any) -> None:
 
 
 def bundle(ctx: Any, **flags: Any) -> None:
-    from . import hostdocker, signing
+    from . import hostdocker, rpmrepo, signing
     from .delivery import bundle_name, make_bundle
 
     settings = settings_from(ctx, **flags)
@@ -198,6 +198,7 @@ def bundle(ctx: Any, **flags: Any) -> None:
     # that cannot sign fails now, not after a long build.
     kits = {t.arch: hostdocker.prepare(settings, ROOT, t.arch, pipeline.reporter) for t in targets} \
         if with_docker else {}
+    rpmrepo.require_tools(signed=bool(settings.gpg_key))
     key = signing.find_key(settings.gpg_key) if settings.gpg_key else None
     warn_about(pipeline.reporter, key)
     for t in pipeline.run("build"):
@@ -229,7 +230,8 @@ def repo(ctx: Any, **flags: Any) -> None:
         print(f"signed with the key {settings.gpg_key!r}" if settings.gpg_key else "UNSIGNED: no gpg_key given")
         print("dry run: nothing was run")
         return
-    # The key signs a test file first: a key that cannot sign fails before anything is written.
+    # The tools, then the key (it signs a test file): either missing fails before anything is written.
+    rpmrepo.require_tools(signed=bool(settings.gpg_key))
     key = signing.find_key(settings.gpg_key) if settings.gpg_key else None
     warn_about(pipeline.reporter, key)
     made = rpmrepo.make_repository(folder, rid=rpmrepo.repo_id(recipe.name), title=recipe.summary, rpms=rpms,

@@ -219,12 +219,16 @@ def _place(source: Path, dest: Path, link: bool) -> None:
     shutil.copyfile(source, dest)
 
 
+def require_tools(signed: bool) -> None:
+    """The programs a repository needs, or ProgramMissing saying what to install (before any work starts)."""
+    for program in ("createrepo_c", "rpm", *(("rpmsign", "gpg") if signed else ())):
+        proc.require(program, NEEDED_FOR)
+
+
 def make_repository(folder: Path, *, rid: str, title: str, rpms: list[CheckedRpm], key: SigningKey | None,
                     url: str) -> Made:
     """Add `rpms` to the repository at `folder` (made when missing), sign what needs it, write the metadata."""
-    proc.require("createrepo_c", NEEDED_FOR)
-    if key is not None:
-        proc.require("rpmsign", NEEDED_FOR)
+    require_tools(signed=key is not None)
     with _locked(folder):
         record = read_manifest(folder)
         old_key = (record.get("signed_by") or {}).get("fingerprint")

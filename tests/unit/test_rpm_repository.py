@@ -301,3 +301,19 @@ def test_doctor_says_what_to_install_for_the_repository(tmp_path):
                           ("gpg", "apt-get install gnupg")):
         assert f"[warn] {tool} on the host: not found" in proc.stdout
         assert f"fix: install it: {install}" in proc.stdout
+
+
+def test_bundle_checks_the_tools_and_the_key_before_it_builds_anything(work, keys, tmp_path):
+    env = dict(work.env, MYSQLBUILD_DIST_DIR=str(tmp_path / "dist"), GNUPGHOME=str(keys["home"]))
+    wrong = run_task("bundle", "--arch", "amd64", "--gpg-key", "Nobody <nobody@example.invalid>", env=env)
+    assert wrong.returncode == 1 and "no secret key named" in wrong.stderr
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("rpm", "gpg", "rpmsign", "gpgconf", "gpg-agent", "docker"):
+        if shutil.which(tool):
+            os.symlink(shutil.which(tool), bin_dir / tool)
+    env["PATH"] = f"{bin_dir}:{Path(os.sys.executable).parent}"
+    missing = run_task("bundle", "--arch", "amd64", env=env)
+    assert missing.returncode == 1
+    assert "createrepo_c is not installed on this host" in missing.stderr and "createrepo-c" in missing.stderr
+    assert not (work.root / "build").exists() and not (tmp_path / "dist").exists(), "no build started"
