@@ -137,12 +137,17 @@ set_info() {
     mv -f "$rewritten" "$STATE_DIR/info"
 }
 
-# The state folder, made (or found) root's alone before anything is written into it.
-start_record() {
-    [ -e "$STATE_DIR" ] || mkdir -m 0755 "$STATE_DIR"
+# The state folder, if it is there, is root's alone: nobody else may have put files into it.
+check_state_dir() {
+    [ -e "$STATE_DIR" ] || [ -L "$STATE_DIR" ] || return 0
     if [ -L "$STATE_DIR" ] || [ -z "$(find "$STATE_DIR" -maxdepth 0 -type d -user 0 ! -perm -020 ! -perm -002)" ]; then
-        die "$STATE_DIR must be a folder of root's that only root may write; it is not, so I stop: look at it (ls -ld $STATE_DIR)"
+        die "$STATE_DIR must be a folder of root's that only root may write; it is not, so I stop before changing anything: look at it (ls -ld $STATE_DIR)"
     fi
+}
+
+start_record() {
+    check_state_dir
+    [ -e "$STATE_DIR" ] || mkdir -m 0755 "$STATE_DIR"
     if ! same_file "$self" "$STATE_DIR/uninstall.sh"; then
         copy=$(mktemp "$STATE_DIR/.uninstall.XXXXXX")
         cp "$self" "$copy"
@@ -344,6 +349,7 @@ install the ones you need with rpm yourself, dependencies first; the bundle's RP
     if [ -e "$REPO_DIR" ] && ! has_line "repo $REPO_DIR"; then
         die "$REPO_DIR is here already and was not made by a bundle; move it away and run me again; nothing was installed"
     fi
+    check_state_dir
     missing='' present=''
     # shellcheck disable=SC2086 # HOST_PACKAGES is a list of package names
     for package in $HOST_PACKAGES; do
@@ -371,7 +377,7 @@ install the ones you need with rpm yourself, dependencies first; the bundle's RP
         "$pm" -y "$fresh" install $missing || die "$pm could not install$missing (see above): the packages they need from your distribution (its DVD or intranet mirror) must be reachable"
     fi
     if [ -n "$present" ]; then
-        note "upgrading with $pm from the repository $REPO_ID, where it holds newer versions:$present"
+        note "installed already:$present; upgrading them with $pm where the repository $REPO_ID holds newer versions"
         # shellcheck disable=SC2086 # package names
         "$pm" -y "$fresh" upgrade $present || die "$pm could not upgrade$present (see above)"
     fi
@@ -471,6 +477,7 @@ move them away, or pass --force-docker to replace them (they are kept in $STATE_
     if [ -n "$todo" ] && [ "$room" -lt $((need + need / 10)) ]; then
         die "Docker needs $((need / 1024)) MiB in $prefix and $(existing_parent "$prefix") has $((room / 1024)) MiB free; nothing was installed"
     fi
+    check_state_dir
     daemon_json=keep
     if [ ! -e "$DAEMON_JSON" ]; then
         daemon_json=install
