@@ -24,10 +24,10 @@ RUN apt-get update -qq \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dnf rpm gnupg {packages} \\
       >/dev/null \\
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
-RUN echo '%_dbpath /var/lib/rpm' > /etc/rpm/macros.dbpath && mkdir -p /var/lib/rpm /root/rpmbuild/SPECS \\
- && {{ find /lib /usr/lib \\( -name 'lib*.so*' -o -name 'ld-*.so*' \\) -type f | /usr/lib/rpm/elfdeps --provides; \\
+RUN mkdir -p /etc/rpm /var/lib/rpm /root/rpmbuild/SPECS && echo '%_dbpath /var/lib/rpm' > /etc/rpm/macros.dbpath \\
+ && {{ find -H /lib /usr/lib \\( -name 'lib*.so*' -o -name 'ld-*.so*' \\) -type f | /usr/lib/rpm/elfdeps --provides; \\
        echo 'rtld(GNU_HASH)'; dpkg-query -W -f '${{Package}}\\n'; \\
-       find /bin /sbin /usr/bin /usr/sbin -maxdepth 1 \\( -type f -o -type l \\); \\
+       find -H /bin /sbin /usr/bin /usr/sbin -maxdepth 1 \\( -type f -o -type l \\); \\
        find /usr/share/perl* /usr/lib/*/perl* /usr/share/perl5 -name '*.pm' 2>/dev/null \\
          | sed -E 's#^/usr/(share|lib/[^/]+)/perl(5|-base)?/([0-9.]+/)?##; s#\\.pm$##; s#/#::#g; s#^(.*)$#perl(\\1)#'; \\
     }} | sort -u | sed 's/^/Provides: /' > /root/provides \\
