@@ -11,8 +11,9 @@ really has, found the way rpm finds them:
 - every program in /bin, /sbin, /usr/bin and /usr/sbin by path (/bin/sh, /usr/sbin/useradd, ...);
 - every Perl module by its perl() name (perl(Getopt::Long), ...).
 
-rpm's database lives where RPM systems keep it (/var/lib/rpm).  Used by tests/integration/test_7_rpm_repository.py
-on the hello fixture, and by hand for the MySQL RPMs (docs/measurements.md).
+rpm's database lives where RPM systems keep it (/var/lib/rpm), and /etc/yum.repos.d is there, as on them.
+Used by tests/integration/test_7_rpm_repository.py on the hello fixture, and by hand for the MySQL RPMs
+(docs/measurements.md).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ RUN apt-get update -qq \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dnf rpm gnupg {packages} \\
       >/dev/null \\
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
-RUN mkdir -p /etc/rpm /var/lib/rpm /root/rpmbuild/SPECS && echo '%_dbpath /var/lib/rpm' > /etc/rpm/macros.dbpath \\
+RUN mkdir -p /etc/rpm /etc/yum.repos.d /var/lib/rpm /root/rpmbuild/SPECS && echo '%_dbpath /var/lib/rpm' > /etc/rpm/macros.dbpath \\
  && {{ find -H /lib /usr/lib \\( -name 'lib*.so*' -o -name 'ld-*.so*' \\) -type f | /usr/lib/rpm/elfdeps --provides; \\
        echo 'rtld(GNU_HASH)'; dpkg-query -W -f '${{Package}}\\n'; \\
        find -H /bin /sbin /usr/bin /usr/sbin -maxdepth 1 \\( -type f -o -type l \\); \\
