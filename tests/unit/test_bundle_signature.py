@@ -122,5 +122,12 @@ def test_install_sh_leaves_no_gpg_home_or_agent_behind(makers, tmp_path):
                           capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "TMPDIR": str(scratch)})
     assert done.returncode == 0, done.stderr
     assert list(scratch.iterdir()) == []
-    agents = subprocess.run(["pgrep", "-af", f"gpg-agent.*{scratch}"], capture_output=True, text=True).stdout
-    assert agents == ""
+    left = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue                                    # gone while we looked
+        if words and words[0].endswith(b"gpg-agent") and str(scratch).encode() in b" ".join(words):
+            left.append(cmdline.parent.name)
+    assert left == [], "install.sh left a gpg-agent running"
