@@ -141,12 +141,21 @@ def push(c, registry=None, insecure=False, recipe=None, version=None, arch=None,
 
 
 @task
+def repo(c, recipe=None, version=None, arch=None, base=None, gpg_key=None, repo_dir=None, repo_url=None,
+         dry_run=False):
+    """Add the checked RPMs to a yum/dnf repository (<repo_dir>/<recipe>/<arch>/), signed with --gpg-key, with its
+    .repo file."""
+    cli.guarded(cli.repo)(c, recipe=recipe, version=version, arch=arch, base=base, gpg_key=gpg_key,
+                          repo_dir=repo_dir, repo_url=repo_url, dry_run=dry_run)
+
+
+@task
 def bundle(c, recipe=None, version=None, arch=None, base=None, mode=None, docker_host=None, builder=None, mirror=None,
            dry_run=False, with_docker=False, docker_tarball=None, docker_version=None, docker_data_root=None,
            docker_storage_driver=None, docker_log_max_size=None, docker_log_max_file=None,
-           docker_registry_mirrors=None, docker_insecure_registries=None, docker_daemon_extra=None):
-    """One offline bundle per arch for intranet hosts: image archive, RPMs, install.sh, manifest, checksums;
-    with --with-docker also a Docker engine for hosts that have none."""
+           docker_registry_mirrors=None, docker_insecure_registries=None, docker_daemon_extra=None, gpg_key=None):
+    """One offline bundle per arch for intranet hosts: image archive, the RPMs as a yum repository, install.sh,
+    manifest, checksums; with --with-docker also a Docker engine for hosts that have none; signed with --gpg-key."""
     cli.guarded(cli.bundle)(c, recipe=recipe, version=version, arch=arch, base=base, mode=mode,
                             docker_host=docker_host,
                             builder=builder, mirror=mirror, dry_run=dry_run, with_docker=with_docker,
@@ -155,4 +164,4 @@ def bundle(c, recipe=None, version=None, arch=None, base=None, mode=None, docker
                             docker_log_max_size=docker_log_max_size, docker_log_max_file=docker_log_max_file,
                             docker_registry_mirrors=docker_registry_mirrors,
                             docker_insecure_registries=docker_insecure_registries,
-                            docker_daemon_extra=docker_daemon_extra)
+                            docker_daemon_extra=docker_daemon_extra, gpg_key=gpg_key)

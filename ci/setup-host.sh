@@ -2,8 +2,9 @@
 # Prepare a Debian or Ubuntu machine (run as root) to run the pipeline and its tests:
 #   Docker engine (Debian's docker.io, BuildKit built in), QEMU user emulation
 #   registered in binfmt_misc, debootstrap, rpm tools and libarchive (RPM
-#   payloads), shellcheck, and the
-#   project in a virtual environment (.venv) with its test extra.
+#   payloads), createrepo_c, gnupg and rpmsign (signed yum repositories: invoke
+#   repo), dnf (the tests read those repositories as a host does), shellcheck,
+#   and the project in a virtual environment (.venv) with its test extra.
 # Safe to run again: it installs only what is missing and starts dockerd only
 # when no engine answers.
 set -euo pipefail
@@ -18,7 +19,7 @@ die() { printf 'setup-host: %s\n' "$*" >&2; exit 1; }
 command -v apt-get >/dev/null || die "this script knows Debian and Ubuntu (apt-get); on other systems install Docker, qemu-user-static, debootstrap, rpm and python3-venv by hand"
 
 packages=(docker.io qemu-user-static binfmt-support debootstrap rpm libarchive13 rpmlint shellcheck python3-venv
-          ca-certificates git iproute2 gosu docker-registry mariadb-client)
+          ca-certificates git iproute2 gosu docker-registry mariadb-client createrepo-c gnupg dnf)
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

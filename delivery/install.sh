@@ -4,21 +4,26 @@
 #   sh install.sh               check every checksum; then load the image where Docker
 #                               answers; where it does not and the bundle carries Docker,
 #                               install and start that Docker first; else install the RPMs
-#   sh install.sh --check       only check the checksums
+#   sh install.sh --check       only check the checksums (and, with --key, the signature)
 #   sh install.sh --image       only load the image (Docker must answer)
-#   sh install.sh --rpms        only install the RPMs (yum, dnf or rpm)
+#   sh install.sh --rpms        only install the RPMs: the bundle's yum repository goes to
+#                               /var/lib/mysqlbuild-repo/, its .repo file to /etc/yum.repos.d/,
+#                               its key into rpm; then yum or dnf installs (rpm alone where
+#                               neither is here)
 #   sh install.sh --docker      only install and start the bundle's Docker
 #   sh install.sh --uninstall   remove what this script installed, and nothing else
 #
 # Options:
+#   --key FILE        the public key of whoever made the bundle (from them, not from the
+#                     bundle): SHA256SUMS.asc must be their signature, or nothing happens
 #   --prefix DIR      Docker's binaries go to DIR (default /usr/local/bin)
 #   --start-dockerd   where systemd does not run, start dockerd in the background
 #   --force-docker    install the bundle's Docker although another Docker is here;
 #                     files it replaces are kept and put back by --uninstall
 #   --force           with --uninstall: remove our Docker although containers run on it
 #
-# Nothing is touched before every file of the bundle has passed its sha256 check,
-# and a second run changes nothing.  Every file it installs is recorded with its
+# Nothing is touched before every file of the bundle has passed its sha256 check (and,
+# with --key, SHA256SUMS its signature check), and a second run changes nothing.  Every file it installs is recorded with its
 # checksum in /var/lib/mysqlbuild-bundle/; /var/lib/mysqlbuild-bundle/uninstall.sh
 # (a copy of this script) takes them back when the bundle is gone.
 set -eu
@@ -26,6 +31,7 @@ set -eu
 STATE_DIR=/var/lib/mysqlbuild-bundle
 RECORD=$STATE_DIR/installed
 UNIT_DIR=/etc/systemd/system
+REPOS_DIR=/etc/yum.repos.d
 DAEMON_JSON=/etc/docker/daemon.json
 DOCKERD_LOG=/var/log/mysqlbuild-dockerd.log
 
@@ -107,8 +113,9 @@ add_line() { has_line "$*" || printf '%s\n' "$*" >>"$RECORD"; }
 record_file() {
     sum=$(sha256_of "$1")
     if [ -f "$RECORD" ]; then
-        awk -v p="$1" '!($1 == "file" && $3 == p)' "$RECORD" >"$RECORD.new"
-        mv -f "$RECORD.new" "$RECORD"
+        rewritten=$(mktemp "$STATE_DIR/.installed.XXXXXX")
+        awk -v p="$1" '!($1 == "file" && $3 == p)' "$RECORD" >"$rewritten"
+        mv -f "$rewritten" "$RECORD"
     fi
     printf 'file %s %s\n' "$sum" "$1" >>"$RECORD"
 }
@@ -120,6 +127,35 @@ is_ours() {
 }
 
 info_value() { sed -n "s/^$1=//p" "$STATE_DIR/info" 2>/dev/null | tail -n 1; }
+
+set_info() {
+    rewritten=$(mktemp "$STATE_DIR/.info.XXXXXX")
+    {
+        if [ -f "$STATE_DIR/info" ]; then grep -v "^$1=" "$STATE_DIR/info" || true; fi
+        printf '%s=%s\n' "$1" "$2"
+    } >"$rewritten"
+    mv -f "$rewritten" "$STATE_DIR/info"
+}
+
+# The state folder, if it is there, is root's alone: nobody else may have put files into it.
+check_state_dir() {
+    [ -e "$STATE_DIR" ] || [ -L "$STATE_DIR" ] || return 0
+    if [ -L "$STATE_DIR" ] || [ -z "$(find "$STATE_DIR" -maxdepth 0 -type d -user 0 ! -perm -020 ! -perm -002)" ]; then
+        die "$STATE_DIR must be a folder of root's that only root may write; it is not, so I stop before changing anything: look at it (ls -ld $STATE_DIR)"
+    fi
+}
+
+start_record() {
+    check_state_dir
+    [ -e "$STATE_DIR" ] || mkdir -m 0755 "$STATE_DIR"
+    if ! same_file "$self" "$STATE_DIR/uninstall.sh"; then
+        copy=$(mktemp "$STATE_DIR/.uninstall.XXXXXX")
+        cp "$self" "$copy"
+        chmod 0755 "$copy"
+        mv -f "$copy" "$STATE_DIR/uninstall.sh"
+    fi
+    [ -f "$RECORD" ] || : >"$RECORD"
+}
 
 make_dir() {
     [ -d "$1" ] && return 0
@@ -143,7 +179,7 @@ put_file() {
         cp -p "$dest" "$STATE_DIR/backup$dest"
         add_line "backup $dest"
     fi
-    pending=$dest.mysqlbuild-new
+    pending=$(mktemp "$dest.XXXXXX")     # a new name of our own: nobody could have put a file there
     cp "$new" "$pending"
     chmod "$mode" "$pending"
     mv -f "$pending" "$dest"
@@ -154,9 +190,56 @@ put_file() {
 
 # --- the bundle ------------------------------------------------------------------------
 
+# Who made the bundle: SHA256SUMS.asc must be a signature of SHA256SUMS by the key in the file given
+# with --key, checked in a keyring of our own made for this run (the host's keyrings are not read).
+verify_signature() {
+    [ -f "$key" ] || die "--key $key: no such file; nothing was installed"
+    [ -f SHA256SUMS.asc ] || die "this bundle is not signed (it has no SHA256SUMS.asc), and --key asks for a signed one; nothing was installed.
+ask its maker for a signed bundle (invoke bundle --gpg-key KEY); without --key I only check that the files are intact, not who made them"
+    gpg=$(command -v gpg2 || command -v gpg || true)
+    [ -n "$gpg" ] || die "gpg is missing here (package gnupg2): it checks the bundle's signature; nothing was installed"
+    gnupg=$(mktemp -d "${TMPDIR:-/tmp}/mysqlbuild-gpg.XXXXXX")
+    if ! "$gpg" --batch --no-tty --homedir "$gnupg" --import "$key" >"$gnupg/import.log" 2>&1; then
+        die "$key holds no public key gpg can read; nothing was installed:
+$(tail -n 3 "$gnupg/import.log")"
+    fi
+    given=$("$gpg" --batch --no-tty --homedir "$gnupg" --with-colons --fingerprint 2>/dev/null \
+        | awk -F : '$1 == "fpr" { printf "%s%s", sep, $10; sep = ", " }')
+    status=$("$gpg" --batch --no-tty --homedir "$gnupg" --trust-model always --status-fd 1 \
+        --verify SHA256SUMS.asc SHA256SUMS 2>"$gnupg/verify.log" || true)
+    signer=$(printf '%s\n' "$status" | awk '$2 == "VALIDSIG" { print $3; exit }')
+    case "$status" in
+        *"[GNUPG:] BADSIG "*)
+            die "the signature does not match SHA256SUMS: the list of checksums was changed after it was signed; nothing was installed.
+do not use this bundle: get it again from its maker" ;;
+        *"[GNUPG:] NO_PUBKEY "*)
+            other=$(printf '%s\n' "$status" | awk '$2 == "NO_PUBKEY" { print $3; exit }')
+            die "SHA256SUMS.asc was made with the key $other, not with the key you gave ($given); nothing was installed.
+check that --key is the right key; if it is, this bundle was not made by its holder" ;;
+        *"[GNUPG:] EXPKEYSIG "*) die "the key that signed the bundle has expired ($given); nothing was installed.
+ask its holder for the key with its new expiry date, or for a bundle signed with a valid key" ;;
+        *"[GNUPG:] REVKEYSIG "*) die "the key that signed the bundle is revoked ($given); nothing was installed" ;;
+        *"[GNUPG:] GOODSIG "*) [ -n "$signer" ] || die "gpg gave no fingerprint for the signature; nothing was installed" ;;
+        *) die "could not check the signature, nothing was installed:
+$(tail -n 5 "$gnupg/verify.log")" ;;
+    esac
+    note "SHA256SUMS is signed by the key you gave ($signer)"
+}
+
+# The bundle's files: exactly those SHA256SUMS lists, each with its checksum.
 verify_bundle() {
     command -v sha256sum >/dev/null 2>&1 || die "sha256sum is missing (package coreutils); nothing was installed"
     [ -f SHA256SUMS ] || die "SHA256SUMS is missing: this is not a complete bundle; copy it again"
+    if [ -n "$key" ]; then
+        verify_signature
+    fi
+    unlisted=$(find . -type f ! -path ./SHA256SUMS ! -path ./SHA256SUMS.asc | sed 's|^\./||' \
+        | awk 'NR == FNR { listed[$2] = 1; next } !($0 in listed)' SHA256SUMS -)
+    if [ -n "$unlisted" ]; then
+        die "files that SHA256SUMS does not list are in the bundle, nothing was installed:
+$unlisted
+copy the bundle again from the build machine (unpack it into an empty folder)"
+    fi
     if ! report=$(sha256sum -c SHA256SUMS 2>&1); then
         bad=$(printf '%s\n' "$report" | grep -v ': OK$' || true)
         die "checksum check failed, nothing was installed:
@@ -164,6 +247,9 @@ $bad
 copy the bundle again from the build machine (compare the .tar.gz with its .sha256)"
     fi
     note "all $(grep -c . SHA256SUMS) files match SHA256SUMS"
+    if [ -z "$key" ] && [ -f SHA256SUMS.asc ]; then
+        note "the bundle is signed (SHA256SUMS.asc); to check who made it, run me with --key FILE, the public key its maker gave you"
+    fi
 }
 
 load_image() {
@@ -189,33 +275,120 @@ load_image() {
     fi
 }
 
+# The files of the bundle's repository, as SHA256SUMS lists them (relative to repo/).
+repo_files() { awk '$2 ~ /^repo\// { print substr($2, 6) }' SHA256SUMS; }
+
+# The host's copy of the repository holds exactly the bundle's files.
+repo_in_place() {
+    [ -d "$REPO_DIR" ] || return 1
+    for rel in $(repo_files); do
+        same_file "repo/$rel" "$REPO_DIR/$rel" || return 1
+    done
+    [ "$(find "$REPO_DIR" -type f | wc -l)" -eq "$(repo_files | wc -l)" ]
+}
+
+# The bundle's repository to REPO_DIR: copied under a new name of our own beside it, then swapped in.
+place_repo() {
+    if repo_in_place; then
+        note "the repository $REPO_DIR holds this bundle's packages already"
+        return
+    fi
+    make_dir "$(dirname "$REPO_DIR")"
+    staged=$(mktemp -d "$(dirname "$REPO_DIR")/.$REPO_ID.XXXXXX")
+    pending=$staged
+    for rel in $(repo_files); do
+        mkdir -p "$staged/$(dirname "$rel")"
+        cp "repo/$rel" "$staged/$rel"
+    done
+    chmod -R u=rwX,go=rX "$staged"
+    add_line "repo $REPO_DIR"
+    if [ -d "$REPO_DIR" ]; then
+        old=$(mktemp -d "$(dirname "$REPO_DIR")/.$REPO_ID.old.XXXXXX")
+        mv "$REPO_DIR" "$old/"
+        mv "$staged" "$REPO_DIR"
+        rm -rf "$old"
+    else
+        mv "$staged" "$REPO_DIR"
+    fi
+    pending=
+    if command -v restorecon >/dev/null 2>&1; then restorecon -R "$REPO_DIR" 2>/dev/null || true; fi
+    note "installed the repository $REPO_DIR ($(repo_files | grep -c '\.rpm$') RPM(s))"
+}
+
+# The bundle's public key into rpm's keyring; each key it adds is recorded, so --uninstall takes it out.
+import_key() {
+    if [ -z "$REPO_KEY" ]; then
+        warn "this bundle's packages are not signed: yum and dnf check no signature (gpgcheck=0); nothing shows they come from your build"
+        return
+    fi
+    before=$(rpm -q gpg-pubkey 2>/dev/null | grep '^gpg-pubkey-' || true)
+    rpm --import "$1" || die "rpm --import $1 failed (see above)"
+    for name in $(rpm -q gpg-pubkey 2>/dev/null | grep '^gpg-pubkey-' || true); do
+        if ! printf '%s\n' "$before" | grep -qxF "$name"; then
+            add_line "rpmkey $name"
+            note "imported the repository's key into rpm: $name"
+        fi
+    done
+}
+
 install_rpms() {
     host=$(uname -m)
     [ "$host" = "$RPM_ARCH" ] || die "these RPMs are for $RPM_ARCH and this host is $host; nothing was installed"
-    # shellcheck disable=SC2086 # RPM_FILES is a list of file names without spaces
-    set -- $RPM_FILES
-    missing=0
-    for file in "$@"; do
-        nevr=$(rpm -qp --qf '%{NAME}-%{VERSION}-%{RELEASE}' "$file")
-        rpm -q "$nevr" >/dev/null 2>&1 || missing=1
+    require_root "--rpms"
+    command -v rpm >/dev/null 2>&1 || die "rpm is missing here: these packages are for RPM-based systems (Kylin, openEuler, EL); nothing was installed"
+    if command -v dnf >/dev/null 2>&1; then pm=dnf; elif command -v yum >/dev/null 2>&1; then pm=yum; else
+        die "neither dnf nor yum is here to install the packages with their requirements; nothing was installed.
+install the ones you need with rpm yourself, dependencies first; the bundle's RPMs, in that order:
+  $RPM_FILES"
+    fi
+    repo_file=$REPOS_DIR/$REPO_ID.repo
+    # Everything is checked before anything changes.
+    if [ -e "$repo_file" ] && ! is_ours "$repo_file"; then
+        die "$repo_file is here already and was not installed by a bundle; move it away and run me again; nothing was installed"
+    fi
+    if [ -e "$REPO_DIR" ] && ! has_line "repo $REPO_DIR"; then
+        die "$REPO_DIR is here already and was not made by a bundle; move it away and run me again; nothing was installed"
+    fi
+    check_state_dir
+    missing='' present=''
+    # shellcheck disable=SC2086 # HOST_PACKAGES is a list of package names
+    for package in $HOST_PACKAGES; do
+        if rpm -q "$package" >/dev/null 2>&1; then present="$present $package"; else missing="$missing $package"; fi
     done
-    if [ "$missing" -eq 0 ]; then
-        note "every package of the bundle is already installed"
-        return
+
+    changing=1
+    start_record
+    set_info REPO_ID "$REPO_ID"
+    set_info REPO_DIR "$REPO_DIR"
+    set_info HOST_PACKAGES "$HOST_PACKAGES"
+    set_info PACKAGE_MANAGER "$pm"
+    place_repo
+    if ! same_file "repo/$REPO_ID.repo" "$repo_file"; then
+        make_dir "$REPOS_DIR"
+        put_file "repo/$REPO_ID.repo" "$repo_file" 0644
+        note "installed $repo_file"
     fi
-    if command -v dnf >/dev/null 2>&1; then
-        note "installing with dnf: $*"
-        dnf install -y "$@"
-    elif command -v yum >/dev/null 2>&1; then
-        note "installing with yum: $*"
-        yum localinstall -y "$@"
-    elif command -v rpm >/dev/null 2>&1; then
-        note "installing with rpm, in order: $*"
-        rpm -Uvh "$@"
-    else
-        die "neither yum, dnf nor rpm is here to install the RPMs"
+    import_key "$REPO_DIR/$REPO_KEY"
+    # metadata_expire=0: yum reads the repository as it is now, not a copy cached by an earlier run.
+    fresh="--setopt=$REPO_ID.metadata_expire=0"
+    if [ -n "$missing" ]; then
+        note "installing with $pm from the repository $REPO_ID:$missing"
+        # shellcheck disable=SC2086 # package names
+        "$pm" -y "$fresh" install $missing || die "$pm could not install$missing (see above): the packages they need from your distribution (its DVD or intranet mirror) must be reachable"
     fi
-    note "installed; start the server with: systemctl start mysqld (or: mysqld --user=mysql &)"
+    if [ -n "$present" ]; then
+        note "installed already:$present; upgrading them with $pm where the repository $REPO_ID holds newer versions"
+        # shellcheck disable=SC2086 # package names
+        "$pm" -y "$fresh" upgrade $present || die "$pm could not upgrade$present (see above)"
+    fi
+    changing=0
+    # shellcheck disable=SC2086 # package names
+    note "installed: $(rpm -q $HOST_PACKAGES | tr '\n' ' ')"
+    note "a later bundle: run its install.sh --rpms (the repository is replaced, then $pm upgrades)"
+    if [ -n "$HOST_START" ]; then
+        note "start the server with:"
+        printf '    %s\n' "$HOST_START"
+    fi
 }
 
 # --- Docker from the bundle ---------------------------------------------------------------
@@ -304,6 +477,7 @@ move them away, or pass --force-docker to replace them (they are kept in $STATE_
     if [ -n "$todo" ] && [ "$room" -lt $((need + need / 10)) ]; then
         die "Docker needs $((need / 1024)) MiB in $prefix and $(existing_parent "$prefix") has $((room / 1024)) MiB free; nothing was installed"
     fi
+    check_state_dir
     daemon_json=keep
     if [ ! -e "$DAEMON_JSON" ]; then
         daemon_json=install
@@ -314,16 +488,12 @@ move them away, or pass --force-docker to replace them (they are kept in $STATE_
     # Changes, each recorded as it is made.
     changing=1
     if [ -n "$todo" ] || [ "$daemon_json" = install ] || ! getent group docker >/dev/null 2>&1; then
-        mkdir -p "$STATE_DIR"
-        if ! same_file "$self" "$STATE_DIR/uninstall.sh"; then
-            cp "$self" "$STATE_DIR/uninstall.sh"
-            chmod 0755 "$STATE_DIR/uninstall.sh"
-        fi
-        {
-            printf 'BIN=%s\nDATA_ROOT=%s\nDOCKER_VERSION=%s\nIMAGE_TAG=%s\nBUNDLE=%s\n' \
-                "$prefix" "$DOCKER_DATA_ROOT" "$DOCKER_VERSION" "$IMAGE_TAG" "$here"
-        } >"$STATE_DIR/info"
-        [ -f "$RECORD" ] || : >"$RECORD"
+        start_record
+        set_info BIN "$prefix"
+        set_info DATA_ROOT "$DOCKER_DATA_ROOT"
+        set_info DOCKER_VERSION "$DOCKER_VERSION"
+        set_info IMAGE_TAG "$IMAGE_TAG"
+        set_info BUNDLE "$here"
     fi
     if [ "$use_units" -eq 1 ] && [ -n "$prior" ] && ! is_ours "$UNIT_DIR/docker.service"; then
         grep -q '^prior docker.service ' "$RECORD" 2>/dev/null || add_line "prior docker.service $prior $prior_active"
@@ -410,6 +580,15 @@ rpm_system() {
 
 # --- uninstall -----------------------------------------------------------------------------
 
+# What dnf and yum cached of our repository (metadata, the key ring of repo_gpgcheck).
+forget_repo_cache() {
+    [ -n "$repo_id" ] || return 0
+    for cached in /var/cache/dnf/"$repo_id"-???????????????? /var/cache/dnf/"$repo_id".solv \
+        /var/cache/dnf/"$repo_id"-filenames.solvx /var/cache/yum/*/*/"$repo_id"; do
+        if [ -e "$cached" ]; then rm -rf "$cached"; fi
+    done
+}
+
 our_dockerd_pid() {
     pid=$(cat /var/run/docker.pid 2>/dev/null || true)
     if [ -z "$pid" ] || ! alive "$pid"; then return 1; fi
@@ -427,6 +606,9 @@ uninstall() {
     bin=$(info_value BIN)
     data_root=$(info_value DATA_ROOT)
     image_tag=$(info_value IMAGE_TAG)
+    repo_id=$(info_value REPO_ID)
+    host_packages=$(info_value HOST_PACKAGES)
+    package_manager=$(info_value PACKAGE_MANAGER)
     DOCKER=$bin/docker
     if our_dockerd_pid >/dev/null && docker_answers; then
         running=$("$DOCKER" ps --format '{{.Names}}' 2>/dev/null | tr '\n' ' ')
@@ -456,7 +638,8 @@ stop it (kill $pid; kill -9 $pid only if it hangs), then run --uninstall again"
     fi
     left=
     units_removed=0
-    awk '{ line[NR] = $0 } END { for (i = NR; i > 0; i--) print line[i] }' "$RECORD" >"$STATE_DIR/reversed"
+    reversed=$(mktemp "$STATE_DIR/.reversed.XXXXXX")
+    awk '{ line[NR] = $0 } END { for (i = NR; i > 0; i--) print line[i] }' "$RECORD" >"$reversed"
     while read -r kind first second; do
         case "$kind" in
             file)
@@ -485,6 +668,18 @@ stop it (kill $pid; kill -9 $pid only if it hangs), then run --uninstall again"
             log)
                 rm -f "$first"
                 ;;
+            repo)
+                if [ -d "$first" ]; then
+                    rm -rf "$first"
+                    note "removed the repository $first"
+                fi
+                forget_repo_cache
+                ;;
+            rpmkey)
+                if rpm -q "$first" >/dev/null 2>&1; then
+                    rpm -e "$first" && note "removed the repository's key from rpm ($first)"
+                fi
+                ;;
             group)
                 members=$(getent group "$first" | cut -d : -f 4)
                 if [ -z "$members" ]; then
@@ -503,7 +698,7 @@ stop it (kill $pid; kill -9 $pid only if it hangs), then run --uninstall again"
                 fi
                 ;;
         esac
-    done <"$STATE_DIR/reversed"
+    done <"$reversed"
     if [ "$units_removed" -eq 1 ] && systemd_running; then
         systemctl daemon-reload
         prior=$(awk '$1 == "prior" && $2 == "docker.service" { print $3, $4 }' "$RECORD")
@@ -527,8 +722,10 @@ stop it (kill $pid; kill -9 $pid only if it hangs), then run --uninstall again"
     if [ -n "$left" ]; then
         printf '%s\n' "${left#?}"
     fi
-    if rpm_system && rpm -q mysql-community-server >/dev/null 2>&1; then
-        printf '  RPMs installed with --rpms stay (they hold a database server): yum remove mysql-community-*\n'
+    # shellcheck disable=SC2086 # package names
+    if [ -n "$host_packages" ] && rpm_system && rpm -q $host_packages >/dev/null 2>&1; then
+        printf '  the packages installed with --rpms (they hold a database server, and your data): %s\n' "$host_packages"
+        printf '    remove them yourself when nothing needs them: %s remove %s\n' "${package_manager:-yum}" "$host_packages"
     fi
 }
 
@@ -542,6 +739,8 @@ force=0
 changing=0
 pending=
 tmp=
+gnupg=
+key=
 replaced=
 options=$*
 case "$(basename "$0")" in uninstall.sh) mode=uninstall ;; esac
@@ -554,6 +753,12 @@ while [ $# -gt 0 ]; do
             shift
             ;;
         --prefix=*) prefix=${1#--prefix=} ;;
+        --key)
+            [ $# -ge 2 ] || die "--key needs the file of the bundle maker's public key"
+            key=$2
+            shift
+            ;;
+        --key=*) key=${1#--key=} ;;
         --start-dockerd) start_dockerd=1 ;;
         --force-docker) force_docker=1 ;;
         --force) force=1 ;;
@@ -579,7 +784,11 @@ esac
 on_exit() {
     status=$?
     [ -z "$tmp" ] || rm -rf "$tmp"
-    [ -z "$pending" ] || rm -f "$pending"
+    if [ -n "$gnupg" ]; then
+        if command -v gpgconf >/dev/null 2>&1; then gpgconf --homedir "$gnupg" --kill all >/dev/null 2>&1 || true; fi
+        rm -rf "$gnupg"
+    fi
+    [ -z "$pending" ] || rm -rf "$pending"
     if [ "$status" -ne 0 ] && [ "$changing" -eq 1 ]; then
         printf 'install.sh: stopped after changing this host; each change is recorded in %s.\n' "$RECORD" >&2
         printf '  fix the cause above and run me again (I go on from there), or take it all back: sh %s/uninstall.sh\n' "$STATE_DIR" >&2
@@ -598,16 +807,18 @@ if [ "$mode" = uninstall ]; then
 fi
 
 IMAGE_TAG='' IMAGE_ID='' IMAGE_ARCHIVE='' IMAGE_ARCH='' RPM_ARCH='' RPM_FILES='' RUN_EXAMPLE=''
+REPO_ID='' REPO_DIR='' REPO_KEY='' HOST_PACKAGES='' HOST_START=''
 DOCKER_VERSION='' DOCKER_TARBALL='' DOCKER_ARCH='' DOCKER_BINARIES='' DOCKER_DATA_ROOT=''
 verify_bundle
-# bundle.env was just verified with the rest; it holds IMAGE_TAG, IMAGE_ID, IMAGE_ARCHIVE, IMAGE_ARCH,
-# RPM_ARCH, RPM_FILES, RUN_EXAMPLE and DOCKER_VERSION, DOCKER_TARBALL, DOCKER_ARCH,
-# DOCKER_BINARIES, DOCKER_DATA_ROOT (empty when the bundle carries no Docker).
+# bundle.env was just verified with the rest (and its list signed, with --key); it holds IMAGE_TAG,
+# IMAGE_ID, IMAGE_ARCHIVE, IMAGE_ARCH, RPM_ARCH, RPM_FILES, RUN_EXAMPLE; REPO_ID, REPO_DIR, REPO_KEY,
+# HOST_PACKAGES, HOST_START (the yum repository and what to install from it); and DOCKER_VERSION,
+# DOCKER_TARBALL, DOCKER_ARCH, DOCKER_BINARIES, DOCKER_DATA_ROOT (empty when it carries no Docker).
 # shellcheck source=/dev/null
 . ./bundle.env
 
 case "$mode" in
-    check) note "bundle is intact; nothing installed" ;;
+    check) note "bundle is intact${key:+ and signed by the key you gave}; nothing installed" ;;
     image) load_image ;;
     rpms) install_rpms ;;
     docker)

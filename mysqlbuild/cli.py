@@ -178,7 +178,7 @@ def push(ctx: Any, registry: str, insecure: bool, **flags: Any) -> None:
 
 
 def bundle(ctx: Any, **flags: Any) -> None:
-    from . import hostdocker
+    from . import hostdocker, rpmrepo, signing
     from .delivery import bundle_name, make_bundle
 
     settings = settings_from(ctx, **flags)
@@ -191,10 +191,74 @@ def bundle(ctx: Any, **flags: Any) -> None:
             print(f"then: {t.archive_path.parent / bundle_name(t)}.tar.gz")
             if with_docker:
                 print(hostdocker.describe(settings, ROOT, t.arch), end="")
+        print(f"signed with the key {settings.gpg_key!r}" if settings.gpg_key else "UNSIGNED: no gpg_key given")
         print("dry run: nothing was run")
         return
-    # The Docker tarball is found and checked first: a wrong file fails now, not after a long build.
+    # The Docker tarball and the key are checked first (the key signs a test file): a wrong file or a key
+    # that cannot sign fails now, not after a long build.
     kits = {t.arch: hostdocker.prepare(settings, ROOT, t.arch, pipeline.reporter) for t in targets} \
         if with_docker else {}
+    rpmrepo.require_tools(signed=bool(settings.gpg_key))
+    key = signing.find_key(settings.gpg_key) if settings.gpg_key else None
+    warn_about(pipeline.reporter, key)
     for t in pipeline.run("build"):
-        print(f"bundle: {make_bundle(pipeline, t, kits.get(t.arch))} (+ .sha256)")
+        made = make_bundle(pipeline, t, kits.get(t.arch), key)
+        print(f"bundle: {made} (+ .sha256" + (", .asc: its signature)" if key else ")"))
+
+
+def repo(ctx: Any, **flags: Any) -> None:
+    from . import rpmrepo, signing
+
+    settings = settings_from(ctx, **flags)
+    pipeline = _pipeline(settings)
+    targets = pipeline.targets()
+    rpms: list[rpmrepo.CheckedRpm] = []
+    for t in targets:
+        record = State(t.state_path).get("rpms")
+        current, why = pipeline.output_current("rpms", t, record or {}) if record else (False, "never built")
+        if not current:
+            raise PipelineError(f"{t.label}: no RPMs that passed the checks in {t.rpm_out} ({why}); only those go "
+                                "into the repository",
+                                f"build them: invoke rpms --arch {t.arch.docker} --version {t.version.version}")
+        rpms += rpmrepo.checked_rpms(t.rpm_out, t.arch.rpm, record["output"])
+    recipe = targets[0].recipe
+    folder = settings.path(ROOT, "repo_dir") / recipe.name
+    url = rpmrepo.normalize_url(settings.repo_url, folder)
+    if settings.dry_run:
+        print(f"would add to the repository {folder} (baseurl {url}/$basearch/):")
+        print("\n".join(f"  {r.arch}: {r.name} {r.evr} ({r.path})" for r in rpms))
+        print(f"signed with the key {settings.gpg_key!r}" if settings.gpg_key else "UNSIGNED: no gpg_key given")
+        print("dry run: nothing was run")
+        return
+    # The tools, then the key (it signs a test file): either missing fails before anything is written.
+    rpmrepo.require_tools(signed=bool(settings.gpg_key))
+    key = signing.find_key(settings.gpg_key) if settings.gpg_key else None
+    warn_about(pipeline.reporter, key)
+    made = rpmrepo.make_repository(folder, rid=rpmrepo.repo_id(recipe.name), title=recipe.summary, rpms=rpms,
+                                   key=key, url=url)
+    print(describe_repository(made))
+
+
+def warn_about(reporter: Any, key: Any) -> None:
+    """What a user must know about the key, or about having none."""
+    if key is None:
+        reporter.warn("UNSIGNED: no gpg_key given (--gpg-key KEY): nothing will show the hosts that these "
+                      "packages come from your build; the .repo file says so and turns gpgcheck off")
+    elif not key.rpm_compatible:
+        reporter.warn(f"the key {key.describe()} is not RSA or DSA: rpm on EL7 (4.11) cannot verify its "
+                      "signatures; an RSA key works on every host")
+
+
+def describe_repository(made: Any) -> str:
+    lines = [f"repository: {made.folder} (baseurl {made.url}/$basearch/)"]
+    for entry in made.packages:
+        lines.append(f"  {entry['arch']}/Packages/{entry['file']}: {entry['name']} {entry['evr']}")
+    lines += [f"  left out (deleted from the folder): {name}" for name in made.dropped]
+    if made.key is not None:
+        lines.append(f"signed with {made.key.describe()}: {len(made.signed)} RPM(s) signed now, each one's header "
+                     "and payload byte for byte as checked; repodata/repomd.xml.asc in each arch")
+        lines.append(f"public key: {made.key_file} (gpgkey= of the .repo file; give it to the hosts' admins)")
+    else:
+        lines.append("UNSIGNED: gpgcheck=0 and repo_gpgcheck=0 in the .repo file")
+    lines.append(f".repo file: {made.repo_file} (copy it into /etc/yum.repos.d/ on the hosts)")
+    return "\n".join(lines)

@@ -6,11 +6,15 @@ push:   per-arch images to REGISTRY/PATH/<name>:<version>-<arch>, then a
         the manifest commands are the Engine's (engine.py), the order and the
         check of the list are here.
 bundle: one folder, packed as a .tar.gz, for an intranet host: the image
-        archive, the RPMs, install.sh, manifest.json and SHA256SUMS over all
-        of them, and with --with-docker a Docker engine for hosts that have
-        none (hostdocker/: the pinned static tarball, our systemd units, a
-        daemon.json).  install.sh checks every checksum before it touches
-        anything.
+        archive, the RPMs as a yum repository (rpmrepo.py), install.sh,
+        manifest.json and SHA256SUMS over all of them, and with --with-docker
+        a Docker engine for hosts that have none (hostdocker/: the pinned
+        static tarball, our systemd units, a daemon.json).  install.sh checks
+        every checksum before it touches anything.  With a GPG key
+        (signing.py) the RPMs and the repository metadata are signed, and so
+        are SHA256SUMS (SHA256SUMS.asc: install.sh --key checks it before it
+        reads anything else) and the .tar.gz (.tar.gz.asc: for gpg --verify
+        before unpacking).
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ import tarfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import archive, git_revision, hostdocker
+from . import archive, git_revision, hostdocker, rpmrepo, signing
 from .errors import CheckError, CommandError, ConfigError, PipelineError
 from .hostdocker import DELIVERY_DIR
 from .sources import copy_or_link, sha256_file
@@ -37,6 +41,8 @@ if TYPE_CHECKING:
 
 # RPMs go in this order when rpm installs them one by one (yum/dnf sort it out themselves).
 RPM_ORDER = ("common", "libs", "libs-compat", "client", "server", "server-minimal", "devel")
+# Where install.sh --rpms puts a bundle's repository on the host, as <HOST_REPO_ROOT>/<recipe>.
+HOST_REPO_ROOT = "/var/lib/mysqlbuild-repo"
 
 
 # --- push ---------------------------------------------------------------------------
@@ -124,11 +130,23 @@ def builder_description(pipeline: "Pipeline") -> dict:
     return info
 
 
-def make_bundle(pipeline: "Pipeline", t: "Target", docker: "hostdocker.DockerKit | None" = None) -> Path:
+def seal(folder: Path, key: "signing.SigningKey | None") -> None:
+    """SHA256SUMS over every file of a bundle folder, and with `key` its signature SHA256SUMS.asc (what
+    install.sh --key checks before it reads anything else)."""
+    listed = sorted(p for p in folder.rglob("*") if p.is_file() and p.name not in ("SHA256SUMS", "SHA256SUMS.asc"))
+    lines = [f"{sha256_file(path)}  {path.relative_to(folder)}" for path in listed]
+    (folder / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+    if key is not None:
+        signing.detach_sign(key, folder / "SHA256SUMS")
+
+
+def make_bundle(pipeline: "Pipeline", t: "Target", docker: "hostdocker.DockerKit | None" = None,
+                key: "signing.SigningKey | None" = None) -> Path:
     """dist/<name>-<version>-<arch>-bundle.tar.gz (+ .sha256); returns its path.
 
     With `docker` (made by hostdocker.prepare for this target's architecture)
-    the bundle also carries a Docker engine under docker/."""
+    the bundle also carries a Docker engine under docker/.  With `key` (found by
+    signing.find_key) the RPMs, the repository, SHA256SUMS and the .tar.gz are signed."""
     if docker is not None and docker.arch != t.arch:
         raise PipelineError(f"the Docker kit is for {docker.arch.rpm}, the bundle for {t.arch.rpm}")
 
@@ -148,19 +166,26 @@ def make_bundle(pipeline: "Pipeline", t: "Target", docker: "hostdocker.DockerKit
     shutil.rmtree(work, ignore_errors=True)
     folder = work / name
     (folder / "image").mkdir(parents=True)
-    (folder / "rpms").mkdir()
+    rid = rpmrepo.repo_id(t.recipe.name)
     try:
         copy_or_link(t.archive_path, folder / "image" / t.archive_path.name)
         packages = rpms_record["packages"]
         order = sorted(packages, key=_rpm_sort_key)
-        for package in order:
-            copy_or_link(t.rpm_out / packages[package]["file"], folder / "rpms" / packages[package]["file"])
+        # The repository is made beside the folder (its lock and staging stay out of the bundle).
+        made = rpmrepo.make_repository(work / "repo", rid=rid, title=t.recipe.summary,
+                                       rpms=rpmrepo.checked_rpms(t.rpm_out, t.arch.rpm, rpms_record), key=key,
+                                       url=f"file://{HOST_REPO_ROOT}/{t.recipe.name}")
+        os.replace(work / "repo", folder / "repo")
+        in_repo = {entry["file"]: entry for entry in made.packages}
         shutil.copy2(DELIVERY_DIR / "install.sh", folder / "install.sh")
         os.chmod(folder / "install.sh", 0o755)
         run_line = t.recipe.image.run_example.replace("{tag}", t.image_tag)
         values = {"IMAGE_TAG": t.image_tag, "IMAGE_ID": image_id, "IMAGE_ARCHIVE": f"image/{t.archive_path.name}",
                   "IMAGE_ARCH": t.arch.docker, "RPM_ARCH": t.arch.rpm,
-                  "RPM_FILES": " ".join("rpms/" + packages[p]["file"] for p in order), "RUN_EXAMPLE": run_line,
+                  "RPM_FILES": " ".join(f"repo/{t.arch.rpm}/Packages/{packages[p]['file']}" for p in order),
+                  "RUN_EXAMPLE": run_line, "REPO_ID": rid, "REPO_DIR": f"{HOST_REPO_ROOT}/{t.recipe.name}",
+                  "REPO_KEY": made.key_file.name if made.key_file else "",
+                  "HOST_PACKAGES": " ".join(t.recipe.host.packages or order), "HOST_START": t.recipe.host.start,
                   **hostdocker.NO_DOCKER_ENV}
         docker_manifest = None
         if docker is not None:
@@ -173,7 +198,12 @@ def make_bundle(pipeline: "Pipeline", t: "Target", docker: "hostdocker.DockerKit
             "base": t.base.name, "arch": t.arch.docker, "rpm_arch": t.arch.rpm,
             "sources": {s.file: s.sha256 for s in t.sources},
             "rpms": {packages[p]["file"]: {"name": p, "evr": packages[p]["evr"],
-                                           "sha256": rpms_record["rpms"][packages[p]["file"]]} for p in order},
+                                           "sha256": rpms_record["rpms"][packages[p]["file"]],
+                                           "body_sha256": in_repo[packages[p]["file"]]["body_sha256"],
+                                           "in_repo": f"repo/{t.arch.rpm}/Packages/{packages[p]['file']}",
+                                           "in_repo_sha256": in_repo[packages[p]["file"]]["sha256"]}
+                     for p in order},
+            "signed_by": {"fingerprint": key.fingerprint, "uid": key.uid} if key else None,
             "image": {"tag": t.image_tag, "id": image_id, "architecture": pipeline.engine.image_arch(t.image_tag),
                       "archive": f"image/{t.archive_path.name}", "archive_sha256": save_record["sha256"]},
             "built": (state.get("image") or {}).get("finished"),
@@ -183,20 +213,27 @@ def make_bundle(pipeline: "Pipeline", t: "Target", docker: "hostdocker.DockerKit
             "docker": docker_manifest,
         }
         (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        lines = []
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "SHA256SUMS"):
-            lines.append(f"{sha256_file(path)}  {path.relative_to(folder)}")
-        (folder / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+        seal(folder, key)
         packed = dist / f".{name}.tar.gz.part"
         with tarfile.open(packed, "w:gz", compresslevel=1) as tar:
             tar.add(folder, arcname=name)
         target = dist / f"{name}.tar.gz"
+        signature = target.with_name(target.name + ".asc")
+        if key is not None:
+            # Signed under the part's name, then both renamed: a signature never stands beside another file.
+            os.replace(signing.detach_sign(key, packed), dist / f".{name}.tar.gz.asc.part")
+        signature.unlink(missing_ok=True)
         os.replace(packed, target)
+        if key is not None:
+            os.replace(dist / f".{name}.tar.gz.asc.part", signature)
         archive.write_checksum(target, sha256_file(target))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        (dist / f".{name}.tar.gz.part").unlink(missing_ok=True)
-    pipeline.reporter.note(f"{target}: {target.stat().st_size / 2**20:.1f} MiB, {len(packages)} RPM(s), "
-                           f"image {t.image_tag}" + (f", Docker {docker.version}" if docker else ""))
+        for part in (f".{name}.tar.gz.part", f".{name}.tar.gz.part.asc", f".{name}.tar.gz.asc.part"):
+            (dist / part).unlink(missing_ok=True)
+    pipeline.reporter.note(f"{target}: {target.stat().st_size / 2**20:.1f} MiB, {len(packages)} RPM(s) in a yum "
+                           "repository, " + f"image {t.image_tag}" + (f", Docker {docker.version}" if docker else "")
+                           + (f"; signed with {key.describe()} ({signature.name}, SHA256SUMS.asc)" if key else
+                              "; UNSIGNED"))
     return target
 

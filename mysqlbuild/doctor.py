@@ -9,6 +9,7 @@ from typing import Callable
 from .archs import ARCHS, Arch, host_arch
 from .engine import Engine, find_client
 from .errors import PipelineError
+from .proc import INSTALL
 from .toolchain import toolchain_for
 
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
@@ -109,6 +110,12 @@ def run_checks(engine: Engine, cache_dir: Path, targets: list[Arch] | None = Non
         found = shutil.which(tool)
         checks.append(Check(f"{tool} on the host", bool(found), found or "not found",
                             f"apt-get install {package} (Debian/Ubuntu)", required=required))
+    # invoke repo and invoke bundle: the repository's metadata and the signatures (not needed to build).
+    for tool, use in (("createrepo_c", "makes the yum repository (invoke repo, invoke bundle)"),
+                      ("rpmsign", "signs the RPMs (--gpg-key)"), ("gpg", "signs the metadata and bundles (--gpg-key)")):
+        found = shutil.which(tool)
+        checks.append(Check(f"{tool} on the host", bool(found), f"{found}: {use}" if found else f"not found; it {use}",
+                            "install it: " + INSTALL[tool], required=False))
     try:
         from .rpmcheck import load_libarchive
 

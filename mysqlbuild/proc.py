@@ -44,6 +44,9 @@ INSTALL = {
     "debootstrap": "apt-get install debootstrap",
     "git": "apt-get install git (Debian/Ubuntu) or yum install git",
     "tar": "apt-get install tar (Debian/Ubuntu) or yum install tar",
+    "createrepo_c": "apt-get install createrepo-c (Debian 12, Ubuntu 22.04 and newer) or yum install createrepo_c",
+    "rpmsign": "apt-get install rpm (Debian/Ubuntu: rpmsign is part of it) or yum install rpm-sign",
+    "gpg": "apt-get install gnupg (Debian/Ubuntu) or yum install gnupg2",
 }
 STOP_GRACE = 10             # seconds a child has to end after SIGINT, before SIGKILL
 QUIET_TAIL = 3000           # characters of a quiet command's output kept in its error

@@ -196,6 +196,14 @@ class Mtr:
 
 
 @dataclass(frozen=True)
+class Host:
+    """A host that installs the RPMs with yum or dnf from a repository (invoke repo, the bundle's install.sh)."""
+
+    packages: tuple[str, ...]  # what `yum install` is given; the rest comes as their requirements
+    start: str                 # how to start the server once installed, printed by install.sh (empty: nothing)
+
+
+@dataclass(frozen=True)
 class Recipe:
     name: str
     summary: str
@@ -211,6 +219,7 @@ class Recipe:
     mtr: Mtr | None = None
     codegen: Codegen = Codegen()
     measured: dict[str, str] = field(default_factory=dict, hash=False)   # mode -> the rpms stage's measured time
+    host: Host = Host(packages=(), start="")
 
     @property
     def file(self) -> Path:
@@ -488,6 +497,17 @@ class RpmYaml(Model):
                           check_elf_align=self.check_elf_align, forbid_libs=self.forbid_libs)
 
 
+class HostYaml(Model):
+    """A host that installs the RPMs with yum or dnf from their repository (invoke repo, install.sh --rpms)."""
+
+    packages: Names = ()
+    """The packages yum or dnf is asked to install; their requirements come along (default: the image's
+    packages)."""
+    start: Text = None
+    """How to start the server once installed (a shell line, e.g. systemctl start mysqld), printed by
+    install.sh."""
+
+
 class CodegenYaml(Model):
     """aarch64 code generation, the same in every build mode."""
 
@@ -606,6 +626,8 @@ class RecipeYaml(Model):
     """MySQL's own test suite on the built RPMs (invoke mtr); none when left out."""
     codegen: CodegenYaml = CodegenYaml()
     """aarch64 code generation."""
+    host: HostYaml = HostYaml()
+    """What a host installs with yum or dnf from the RPMs' repository, and how it starts the server."""
     measured: Dict[Annotated[Text, Check.one_of(MODE_NAMES, "{value!r} is not a build mode",
                                                 f"modes: {', '.join(MODE_NAMES)}")], Text] = {}
     """The rpms stage's measured time per build mode, shown in the plan and by `invoke doctor`."""
@@ -653,7 +675,8 @@ class RecipeYaml(Model):
             versions={key: v.make(key, folder) for key, v in self.versions.items()},
             bases={key: b.make(key) for key, b in self.bases.items()}, rpm=self.rpm.make(),
             image=self.image.make(folder, self.name), tests=(folder / self.tests).resolve() if self.tests else None,
-            mtr=self.mtr.make() if self.mtr else None, codegen=self.codegen.make(), measured=dict(self.measured))
+            mtr=self.mtr.make() if self.mtr else None, codegen=self.codegen.make(), measured=dict(self.measured),
+            host=Host(packages=self.host.packages or self.image.packages, start=self.host.start or ""))
 
 
 def resolve_recipe_dir(name_or_path: str, recipes_dir: Path) -> Path:

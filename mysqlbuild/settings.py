@@ -120,6 +120,15 @@ class Settings:
                                                    "(plain-http registries)")
     docker_daemon_extra: str = _setting("", "further daemon.json keys as a JSON object, e.g. "
                                             "'{\"live-restore\": true}'")
+    # Signatures and the yum repository (invoke repo, invoke bundle).
+    gpg_key: str = _setting("", "the GPG key that signs the RPMs, the repository metadata and the offline bundles: a "
+                                "fingerprint, key id or user id of a secret key in GNUPGHOME (~/.gnupg); "
+                                "without one they are made unsigned, and say so",
+                            see=("RPM repository", "docs/rpm-repository.md"))
+    repo_dir: str = _setting("dist/repo", "where invoke repo keeps the yum repository: <repo_dir>/<recipe>/, "
+                                          "one folder per rpm arch")
+    repo_url: str = _setting("", "where hosts will read the repository, written into its .repo file: http(s):// URL "
+                                 "or an absolute path on the hosts", empty="the repository's own folder here")
     # invoke mtr: which of MySQL's own tests run.
     mtr_selection: str = _setting("", "a test selection named in the recipe's mtr section",
                                   empty="the recipe's default_selection")

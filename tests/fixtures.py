@@ -4,7 +4,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import shutil
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -14,6 +17,14 @@ TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 HELLO = TESTS / "recipes" / "hello"
 FIXED_MTIME = 1700000000
+
+
+def run_task(*args: str, env: dict | None = None, cwd: Path = ROOT, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`invoke <args>` as a user runs it, with no MYSQLBUILD_ variable but those of `env`."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("MYSQLBUILD_")}
+    full.update(env or {})
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=cwd, env=full, capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def make_tarball(src_dir: Path, out: Path, prefix: str) -> str:

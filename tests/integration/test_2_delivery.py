@@ -41,13 +41,18 @@ def test_the_bundle_holds_everything_with_checksums_and_a_manifest(work, engine,
     folder = _bundle(work, "amd64", tmp_path)
     names = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
     assert names == ["SHA256SUMS", "bundle.env", "image/mysqlbuild-hello-1.0-amd64.tar.gz", "install.sh",
-                     "manifest.json", "rpms/hello-1.0-1.x86_64.rpm"]
+                     "manifest.json", "repo/mysqlbuild-hello.repo", "repo/mysqlbuild-repo.json",
+                     "repo/x86_64/Packages/hello-1.0-1.x86_64.rpm",
+                     *sorted(f"repo/x86_64/repodata/{p.name}" for p in (folder / "repo/x86_64/repodata").iterdir())]
     manifest = json.loads((folder / "manifest.json").read_text())
     assert (manifest["recipe"], manifest["version"], manifest["arch"]) == ("hello", "1.0", "amd64")
     recipe = yaml.safe_load((work["recipe"] / "recipe.yaml").read_text())
     assert manifest["sources"] == {"hello-1.0.tar.gz": recipe["versions"]["1.0"]["sources"][0]["sha256"]}
     rpm = manifest["rpms"]["hello-1.0-1.x86_64.rpm"]
-    assert rpm["sha256"] == sha256_file(folder / "rpms" / "hello-1.0-1.x86_64.rpm") and rpm["evr"] == "1.0-1"
+    built = work["root"] / "rpmbuild" / "RPMS" / "x86_64" / "hello-1.0-1.x86_64.rpm"
+    carried = folder / "repo" / "x86_64" / "Packages" / "hello-1.0-1.x86_64.rpm"
+    assert rpm["sha256"] == sha256_file(built) == sha256_file(carried) and rpm["evr"] == "1.0-1"
+    assert manifest["signed_by"] is None and "gpgcheck=0" in (folder / "repo" / "mysqlbuild-hello.repo").read_text()
     assert manifest["image"]["id"] == engine.image_id(AMD_TAG)
     assert manifest["image"]["architecture"] == "amd64"
     assert manifest["builder"]["docker_engine"] and manifest["built"]
@@ -58,12 +63,12 @@ def test_the_bundle_holds_everything_with_checksums_and_a_manifest(work, engine,
 def test_install_sh_refuses_a_damaged_bundle_before_touching_anything(work, engine, tmp_path):
     folder = _bundle(work, "amd64", tmp_path)
     engine.remove_image(AMD_TAG)
-    rpm = folder / "rpms" / "hello-1.0-1.x86_64.rpm"
+    rpm = folder / "repo" / "x86_64" / "Packages" / "hello-1.0-1.x86_64.rpm"
     rpm.write_bytes(rpm.read_bytes()[:-10] + b"0123456789")
     proc = _install(folder)
     assert proc.returncode == 1
     assert "checksum check failed, nothing was installed" in proc.stderr
-    assert "rpms/hello-1.0-1.x86_64.rpm: FAILED" in proc.stderr
+    assert "repo/x86_64/Packages/hello-1.0-1.x86_64.rpm: FAILED" in proc.stderr
     assert engine.image_id(AMD_TAG) is None, "nothing may be loaded from a damaged bundle"
 
 

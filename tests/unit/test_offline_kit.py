@@ -14,7 +14,7 @@ import textwrap
 import pytest
 
 from dockertarball import fake_elf, pack, pin_file
-from fixtures import ROOT
+from fixtures import ROOT, run_task
 from mysqlbuild import hostdocker
 from mysqlbuild.archs import ARCHS
 from mysqlbuild.errors import CheckError, ChecksumError, ConfigError, FetchError, PipelineError
@@ -295,15 +295,7 @@ def test_pin_file_helper_writes_a_valid_pin_file(tmp_path):
 
 # --- the task, as users run it ------------------------------------------------------------
 
-def run_invoke(*args: str, env: dict[str, str]):
-    import os
-    import subprocess
-    import sys
-
-    full = {k: v for k, v in os.environ.items() if not k.startswith("MYSQLBUILD_")}
-    full.update(env)
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=full, capture_output=True,
-                          text=True, timeout=120)
+run_invoke = run_task
 
 
 def test_bundle_dry_run_shows_the_pinned_docker_and_the_daemon_json(tmp_path):

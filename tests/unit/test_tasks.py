@@ -4,19 +4,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-from fixtures import ROOT
+from fixtures import ROOT, run_task
 
 INVOKE = [sys.executable, "-m", "invoke"]
-TASKS = ["base", "build", "builder", "bundle", "clean", "doctor", "fetch", "image", "load", "mtr", "push", "rpms",
-         "save", "toolchain", "verify"]
+TASKS = ["base", "build", "builder", "bundle", "clean", "doctor", "fetch", "image", "load", "mtr", "push", "repo",
+         "rpms", "save", "toolchain", "verify"]
 
 
-def run(*args: str, env: dict | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MYSQLBUILD_")}
-    full_env.update(env or {})
-    return subprocess.run([*INVOKE, *args], cwd=cwd, capture_output=True, text=True, env=full_env, timeout=120)
+run = run_task
 
 
 def test_invoke_list_shows_every_task():
