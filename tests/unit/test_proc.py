@@ -15,6 +15,16 @@ from mysqlbuild.errors import CommandError, Interrupted, ProgramMissing
 from mysqlbuild.progress import Reporter
 
 
+@pytest.fixture
+def ctrl_c():
+    """Ctrl-C raises KeyboardInterrupt here, as in a terminal.  A process started in the background by a
+    non-interactive shell (`cmd &`, as a CI runner may start the suite) inherits SIGINT as ignored, and
+    Python then installs no handler: the tests of Ctrl-C would wait for nothing."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def test_a_quiet_command_gives_its_output():
     result = proc.run(["sh", "-c", "echo out; echo err >&2"])
     assert (result.returncode, result.stdout, result.stderr, result.output) == (0, "out\n", "err\n", "out\nerr")
@@ -43,7 +53,7 @@ def test_a_command_that_does_not_answer_is_stopped():
     assert info.value.message == "the wait: no answer within 1 s" and info.value.returncode == 124
 
 
-def test_ctrl_c_during_a_quiet_command_kills_it_and_says_interrupted():
+def test_ctrl_c_during_a_quiet_command_kills_it_and_says_interrupted(ctrl_c):
     started = time.monotonic()
     with pytest.raises(Interrupted):
         proc.run(["sh", "-c", "kill -INT $PPID; sleep 30"])      # the child sends us what Ctrl-C would
@@ -104,7 +114,7 @@ def gone(pid: int) -> bool:
     return state == "Z"
 
 
-def test_ctrl_c_stops_the_command_and_what_it_started(tmp_path):
+def test_ctrl_c_stops_the_command_and_what_it_started(tmp_path, ctrl_c):
     """SIGINT to us while the command runs: it and its background job end, the log is closed, Interrupted."""
     out = io.StringIO()
     stream = build(tmp_path, out)
