@@ -8,7 +8,10 @@ import pytest
 
 from fixtures import ROOT
 
-SCRIPTS = sorted((ROOT / "entrypoint").glob("*.sh"))
+SCRIPTS = sorted((ROOT / "entrypoint").glob("*.sh")) + [ROOT / "recipes" / "mysql57" / "tests" / "sqlclients.sh"]
+# Passwords an option file must carry exactly: quotes of both kinds, '#', backslashes, escapes of its own.
+PASSWORDS = ["plain", 'r"oot \'#\\ pw', "#first", "last\\", '"', "'", 'x"#y', "x'#y", "a\\nb", "a\\\"b",
+             " spaces around ", "tab\there", "two\nlines", "ends with\r"]
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda path: path.name)
@@ -28,3 +31,19 @@ def test_entrypoint_can_be_sourced_without_running(tmp_path):
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["sourced-ok", "'it''s \\\\ x'", "`a``b`"]
+
+
+def test_the_clients_option_file_carries_any_password_exactly():
+    """What the entrypoint's clients read root's password from (--defaults-extra-file on a pipe), read back
+    by the option file reader MySQL and MariaDB share (mysys my_default; MariaDB's my_print_defaults here)."""
+    if shutil.which("my_print_defaults") is None:
+        pytest.fail("my_print_defaults is not installed (apt-get install mariadb-client; ci/setup-host.sh does)",
+                    pytrace=False)
+    script = ROOT / "entrypoint" / "docker-entrypoint.sh"
+    probe = ('source "$1" mysqld; _ROOT_PASSWORD_NOW=$2; '
+             'my_print_defaults --defaults-file=<(_client_option_file) client')
+    for password in PASSWORDS:
+        result = subprocess.run(["bash", "-c", probe, "probe", str(script), password], capture_output=True,
+                                timeout=30)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == f"--password={password}\n".encode(), (password, result.stdout)
