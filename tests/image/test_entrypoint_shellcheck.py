@@ -8,7 +8,7 @@ import pytest
 
 from fixtures import ROOT
 
-SCRIPTS = sorted((ROOT / "entrypoint").glob("*.sh")) + [ROOT / "recipes" / "mysql57" / "tests" / "sqlclients.sh"]
+SCRIPTS = sorted((ROOT / "entrypoint").glob("*.sh")) + sorted((ROOT / "recipes" / "mysql57" / "tests").glob("*.sh"))
 # Passwords an option file must carry exactly: quotes of both kinds, '#', backslashes, escapes of its own.
 PASSWORDS = ["plain", 'r"oot \'#\\ pw', "#first", "last\\", '"', "'", 'x"#y', "x'#y", "a\\nb", "a\\\"b",
              " spaces around ", "tab\there", "two\nlines", "ends with\r"]
