@@ -299,7 +299,23 @@ mysql_check_datadir() {
 				"point the container at an empty volume, or at a data directory made by MySQL 5.7" \
 				"(entries found: $(_first_entries "$DATADIR"))"
 			;;
+		ready)
+			mysql_check_datadir_origin
+			;;
 	esac
+}
+
+# A data directory MariaDB wrote, opened by MySQL: MySQL 5.7 does not refuse it
+# with a message but crashes (signal 11 in buf_page_is_corrupted, on MariaDB's
+# page checksums) before it writes anything. Say so instead, and leave it.
+mysql_check_datadir_origin() {
+	[ "$SERVER_FLAVOR" = mysql ] || return 0
+	if [ -e "$DATADIR/aria_log_control" ]; then
+		mysql_error "$DATADIR was written by MariaDB (it holds aria_log_control): MySQL cannot open it," \
+			"so it is left untouched. Move the data with a logical dump instead: mysqldump --all-databases" \
+			"(or mariadb-dump) on the MariaDB server, then load the dump into this image on an empty volume" \
+			"(as an init file in /docker-entrypoint-initdb.d, or with the mysql client)."
+	fi
 }
 
 # --- checks before initialising -------------------------------------------------------

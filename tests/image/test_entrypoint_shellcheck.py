@@ -47,3 +47,26 @@ def test_the_clients_option_file_carries_any_password_exactly():
                                 timeout=30)
         assert result.returncode == 0, result.stderr
         assert result.stdout == f"--password={password}\n".encode(), (password, result.stdout)
+
+
+@pytest.mark.parametrize("flavor, files, refused", [
+    ("mysql", ["mysql/", "aria_log_control", "ibdata1"], True),    # MariaDB's data, MySQL's server
+    ("mysql", ["mysql/", "ibdata1", "auto.cnf"], False),           # MySQL's own
+    ("mariadb", ["mysql/", "aria_log_control", "ibdata1"], False),  # MariaDB's own
+])
+def test_mariadb_data_is_refused_by_mysql_before_the_server_starts(tmp_path, flavor, files, refused):
+    """MySQL 5.7 crashes on a MariaDB data directory (signal 11, measured: docs/measurements.md) instead of
+    refusing it: the entrypoint says what the directory is and what to do, and touches nothing."""
+    for name in files:
+        (tmp_path / name.rstrip("/")).mkdir() if name.endswith("/") else (tmp_path / name).write_text("x")
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in tmp_path.iterdir())
+    script = ROOT / "entrypoint" / "docker-entrypoint.sh"
+    probe = 'source "$1" mysqld; SERVER_FLAVOR=$2 DATADIR=$3; mysql_check_datadir "$(mysql_datadir_state)"; echo usable'
+    result = subprocess.run(["bash", "-c", probe, "probe", str(script), flavor, str(tmp_path)], capture_output=True,
+                            text=True, timeout=30)
+    if refused:
+        assert result.returncode == 1 and "usable" not in result.stdout, result.stdout
+        assert "was written by MariaDB" in result.stderr and "mysqldump --all-databases" in result.stderr
+    else:
+        assert result.returncode == 0 and result.stdout == "usable\n", result.stderr
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in tmp_path.iterdir()) == before
