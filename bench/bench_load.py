@@ -66,17 +66,19 @@ def main() -> int:
             finally:
                 servers.cleanup()
             lost = sum(acked - found for acked, found, _ in run.lost.values())
-            rows.append((image, f"{machines[image]} {where}", run.connections, run.queries, run.per_second,
-                         run.errors, lost))
+            rows.append((image, f"{machines[image]} {where}", sessions, run.connections, run.queries,
+                         run.per_second, run.errors, lost))
             print(f"  {run.connections} connections, {run.queries} queries in {run.elapsed:.1f} s, "
                   f"{run.per_second:.0f} per second, {run.errors} errors, {lost} writes lost"
                   + (f"\n  errors:\n{run.err[-2000:]}" if run.err.strip() else ""), flush=True)
 
-    print("\n| image | runs | connections | queries | queries/s | errors | lost writes |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for image, where, connections, queries, per_second, errors, lost in rows:
-        print(f"| {image} | {where} | {connections} | {queries} | {per_second:.0f} | {errors} | {lost} |")
-    return 1 if any(row[5] or row[6] for row in rows) else 0
+    # connections: the most at once (Max_used_connections), the sessions and the bench's own queries.
+    print(f"\n{args.seconds} s per run\n")
+    print("| image | runs | sessions | connections | queries | queries/s | errors | lost writes |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for image, where, sessions, connections, queries, per_second, errors, lost in rows:
+        print(f"| {image} | {where} | {sessions} | {connections} | {queries} | {per_second:.0f} | {errors} | {lost} |")
+    return 1 if any(row[6] or row[7] for row in rows) else 0
 
 
 if __name__ == "__main__":
