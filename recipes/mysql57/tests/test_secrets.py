@@ -116,6 +116,8 @@ def test_no_password_in_any_client_environment_or_command_line(servers, form, fi
     if form == "env":
         hits = [hit for hit in hits if hit.split()[3] == "held" and not exempt(hit)]
     assert hits == [], "processes holding a password:\n" + "\n".join(sorted(set(hits)))
-    programs = {line.split(":", 1)[1].split()[0] for line in seen.splitlines() if ":" in line and line.split(":", 1)[1]}
+    # The program of each command line seen; under QEMU the first word is QEMU's binfmt interpreter.
+    programs = {next((word for word in line.split(":", 1)[1].split() if "qemu" not in word), "")
+                for line in seen.splitlines() if ":" in line} - {""}
     figure(f"{len(records)} client processes, each with its option file on a pipe and no password in its "
            f"environment or command line; the watcher saw {len(programs)} programs, none holding a password")
