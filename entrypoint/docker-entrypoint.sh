@@ -12,7 +12,12 @@
 #     interrupted or failed initialisation is reported on the next start,
 #     never silently reused;
 #   - initialises MySQL (mysqld --initialize-insecure) or MariaDB
-#     (mariadb-install-db), whichever server the image holds.
+#     (mariadb-install-db), whichever server the image holds;
+#   - keeps the passwords out of every process environment and command line
+#     it makes: its clients read root's password from an option file on a
+#     pipe (--defaults-extra-file=/dev/fd/N), the step from root to the mysql
+#     user passes them on a pipe too; only executable init scripts get them
+#     in their environment, as with the official image.
 # Needs bash and common POSIX tools only; drops privileges with gosu.
 #
 # Sourcing this file defines the functions and runs nothing (for tests).
@@ -53,8 +58,22 @@ mysql_error() {
 
 # --- environment ----------------------------------------------------------------
 
+# The variables that hold passwords. The entrypoint keeps them as shell
+# variables, never exported, so that no program it starts inherits them
+# (executable init files excepted: mysql_process_init_file).
+readonly SECRET_VARS=(MYSQL_ROOT_PASSWORD MYSQL_PASSWORD)
+
+_is_secret() {
+	local var
+	for var in "${SECRET_VARS[@]}"; do
+		[ "$1" = "$var" ] && return 0
+	done
+	return 1
+}
+
 # file_env VAR [DEFAULT]: VAR comes from $VAR, or from the file named by
 # $VAR_FILE (Docker secrets), or DEFAULT. Setting both is an error.
+# Passwords stay unexported; the other values are exported.
 file_env() {
 	local var=$1 default=${2:-}
 	local file_var="${var}_FILE"
@@ -71,7 +90,12 @@ file_env() {
 		value=$(<"$file")
 	fi
 	[ -n "$value" ] || value=$default
-	export "$var=$value"
+	if _is_secret "$var"; then
+		printf -v "$var" '%s' "$value"
+		export -n "${var:?}"
+	else
+		export "$var=$value"
+	fi
 	unset "$file_var"
 }
 
@@ -87,7 +111,41 @@ mysql_setup_env() {
 # The secrets are not needed once the data directory exists: keep them out of
 # mysqld's environment.
 mysql_forget_secrets() {
-	unset MYSQL_ROOT_PASSWORD MYSQL_PASSWORD
+	unset "${SECRET_VARS[@]}"
+}
+
+# From now on no program this script starts inherits a password from its
+# environment (docker run -e MYSQL_ROOT_PASSWORD=... puts it there).
+mysql_unexport_secrets() {
+	export -n "${SECRET_VARS[@]}" MYSQL_PWD
+}
+
+# The step from root to the mysql user (gosu) passes the passwords on a pipe
+# (descriptor 3, its number in _MYSQLBUILD_SECRETS_FD), NUL-separated: not in
+# the environment of gosu or of the script it starts again.
+_write_secrets() {
+	local var
+	for var in "${SECRET_VARS[@]}"; do
+		printf '%s\0' "${!var:-}"
+	done
+}
+
+# Read what _write_secrets wrote, when this run was started by the root one.
+mysql_receive_secrets() {
+	local fd=${_MYSQLBUILD_SECRETS_FD:-} var value
+	unset _MYSQLBUILD_SECRETS_FD
+	case "$fd" in
+		'' | *[!0-9]*) return 0 ;;
+	esac
+	for var in "${SECRET_VARS[@]}"; do
+		value=
+		IFS= read -r -d '' value <&"$fd" || true
+		if [ -n "$value" ]; then
+			printf -v "$var" '%s' "$value"
+			export -n "${var:?}"
+		fi
+	done
+	exec {fd}<&-
 }
 
 # --- arguments and server configuration ---------------------------------------
@@ -241,7 +299,23 @@ mysql_check_datadir() {
 				"point the container at an empty volume, or at a data directory made by MySQL 5.7" \
 				"(entries found: $(_first_entries "$DATADIR"))"
 			;;
+		ready)
+			mysql_check_datadir_origin
+			;;
 	esac
+}
+
+# A data directory MariaDB wrote, opened by MySQL: MySQL 5.7 does not refuse it
+# with a message but crashes (signal 11 in buf_page_is_corrupted, on MariaDB's
+# page checksums) before it writes anything. Say so instead, and leave it.
+mysql_check_datadir_origin() {
+	[ "$SERVER_FLAVOR" = mysql ] || return 0
+	if [ -e "$DATADIR/aria_log_control" ]; then
+		mysql_error "$DATADIR was written by MariaDB (it holds aria_log_control): MySQL cannot open it," \
+			"so it is left untouched. Move the data with a logical dump instead: mysqldump --all-databases" \
+			"(or mariadb-dump) on the MariaDB server, then load the dump into this image on an empty volume" \
+			"(as an init file in /docker-entrypoint-initdb.d, or with the mysql client)."
+	fi
 }
 
 # --- checks before initialising -------------------------------------------------------
@@ -307,11 +381,36 @@ _client_bin() {
 	mysql_error "no mysql client in the image" "the image needs the mysql (or mariadb) command line client"
 }
 
+# An option file value: double-quoted, with backslash, double quote, newline
+# and carriage return escaped as MySQL's and MariaDB's option file readers
+# undo them (mysys my_default), so any password survives, '#' included.
+mysql_option_value() {
+	local value=${1//\\/\\\\}
+	value=${value//\"/\\\"}
+	value=${value//$'\n'/\\n}
+	value=${value//$'\r'/\\r}
+	printf '"%s"' "$value"
+}
+
+# The client's option file: root's password, when it has one yet.
+_client_option_file() {
+	printf '[client]\n'
+	if [ -n "${_ROOT_PASSWORD_NOW:-}" ]; then
+		printf 'password=%s\n' "$(mysql_option_value "$_ROOT_PASSWORD_NOW")"
+	fi
+}
+
 # docker_process_sql [--database=NAME] [client options]: run SQL from stdin
 # as root on the temporary server. Sourced init scripts may use it, and the
 # array "mysql" (the client command line) as the official image offers.
+# The client reads the password from a pipe only it holds, as its first
+# option (--defaults-extra-file=/dev/fd/N), with no password in its
+# environment or on its command line.
 docker_process_sql() {
-	MYSQL_PWD=${_ROOT_PASSWORD_NOW:-} "${mysql[@]}" "$@"
+	(
+		export -n "${SECRET_VARS[@]}" MYSQL_PWD
+		exec "${mysql[0]}" --defaults-extra-file=<(_client_option_file) "${mysql[@]:1}" "$@"
+	)
 }
 
 # Run SQL from stdin in MYSQL_DATABASE when set (how init files are run).
@@ -497,6 +596,9 @@ mysql_process_init_file() {
 	local file=$1
 	case "$file" in
 		*.sh)
+			# Init scripts written for the official image read the passwords
+			# from their environment: only they get them there.
+			export "${SECRET_VARS[@]}"
 			if [ -x "$file" ]; then
 				mysql_note "running $file"
 				_run_child "$file"
@@ -505,6 +607,7 @@ mysql_process_init_file() {
 				# shellcheck disable=SC1090
 				. "$file"
 			fi
+			mysql_unexport_secrets
 			;;
 		*.sql)
 			mysql_note "running $file"
@@ -638,6 +741,8 @@ _main() {
 		set -- mysqld "$@"
 	fi
 	if _is_server "$1" && ! _wants_help "$@"; then
+		mysql_unexport_secrets
+		mysql_receive_secrets
 		if [ -z "${_MYSQLBUILD_CONFIG_READ:-}" ] || [ -z "${DATADIR:-}" ] || [ -z "${SOCKET:-}" ]; then
 			mysql_read_config "$@"
 		fi
@@ -647,7 +752,8 @@ _main() {
 			command -v gosu >/dev/null || mysql_error "gosu is missing from the image" \
 				"the image must ship gosu to drop root privileges; or run with --user 999:999"
 			mysql_note "switching to user mysql"
-			exec gosu mysql "${BASH_SOURCE[0]}" "$@"
+			export _MYSQLBUILD_SECRETS_FD=3
+			exec gosu mysql "${BASH_SOURCE[0]}" "$@" 3< <(_write_secrets)
 		fi
 		local state
 		state=$(mysql_datadir_state)

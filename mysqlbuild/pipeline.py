@@ -160,10 +160,12 @@ class Pipeline:
                     # An upstream stage that ran drops this record: look again.
                     record = state.get(sp.stage)
                     if not sp.forced and record is not None and record.get("key") == sp.key:
-                        current, _ = self.output_current(sp.stage, t, record)
+                        current, why = self.output_current(sp.stage, t, record)
                         if current:
                             self.reporter.note(f"{sp.stage}: up to date, skipped (key {sp.key[:16]})")
                             continue
+                        # Same inputs, but what it made is gone or what it checked against changed: say so.
+                        self.reporter.note(f"{sp.stage}: runs again, {why}")
                     with self.reporter.step(f"{sp.stage} (key {sp.key[:16]})"):
                         output = BY_NAME[sp.stage].run(self.ctx, t, sp.forced)
                     state.record(sp.stage, sp.key, output, invalidates=downstream(sp.stage))

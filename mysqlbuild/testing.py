@@ -7,13 +7,21 @@ Fixtures:
 - ``docker_client``: a docker SDK client;
 - ``run_container``: start a container of the image (removed after the test) and
   get a ``Container`` with its testinfra ``host``;
-- ``image_host``: testinfra host of one idle container of the image, for the module.
+- ``image_host``: testinfra host of one idle container of the image, for the module;
+- ``emulated``: whether the image runs under QEMU here (its architecture is not this machine's);
+- ``image_files``: path -> sha256, mode and origin of every file the recipe that made the image
+  (``--mysqlbuild-recipe``) puts into it: its files and its pinned downloads (gosu);
+- ``peer``: the image of the other architecture of the same version (``--mysqlbuild-peer-image``),
+  for the migration tests; they are skipped, saying so, when there is none;
+- ``figure``: report a measured figure (rows acknowledged, checksums, queries per second); the
+  figures are printed at the end of the run, one ``mysqlbuild figure:`` line each.
 
 ``wait_for_log`` waits for a line in a container's log (the recipes' helpers use it too).
 """
 from __future__ import annotations
 
 import json
+import platform
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -21,6 +29,8 @@ from typing import Any, Callable
 import pytest
 
 IDLE = ["/bin/sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 1; done"]
+FIGURE = "mysqlbuild figure:"  # mysqlbuild/stages/verify.py shows these lines as they come
+_FIGURES = pytest.StashKey[list]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -28,6 +38,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--mysqlbuild-image", default=None, help="image to test")
     group.addoption("--mysqlbuild-arch", default=None, help="expected `uname -m` (aarch64, x86_64)")
     group.addoption("--mysqlbuild-packages", default="{}", help="JSON: package name -> version-release")
+    group.addoption("--mysqlbuild-recipe", default=None, help="folder of the recipe that made the image")
+    group.addoption("--mysqlbuild-peer-image", default=None,
+                    help="the image of the other architecture of the same version, for the migration tests")
+    group.addoption("--mysqlbuild-peer-arch", default=None, help="its `uname -m` (aarch64, x86_64)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_FIGURES] = []
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    figures = config.stash.get(_FIGURES, [])
+    if figures:
+        terminalreporter.section("figures measured by the image tests")
+        for line in figures:
+            terminalreporter.write_line(f"{FIGURE} {line}")
 
 
 @dataclass
@@ -100,6 +126,63 @@ def arch(request: pytest.FixtureRequest) -> str | None:
 @pytest.fixture(scope="session")
 def expected_packages(request: pytest.FixtureRequest) -> dict[str, str]:
     return json.loads(request.config.getoption("--mysqlbuild-packages") or "{}")
+
+
+@pytest.fixture(scope="session")
+def emulated(arch) -> bool:
+    """True when the image's architecture is not this machine's: it runs under QEMU, slowly."""
+    return bool(arch) and arch != platform.machine()
+
+
+def recipe_files(recipe_dir: str, arch: str) -> dict[str, dict[str, str]]:
+    """Path in the image -> sha256, mode and origin ("file" or "download") of every file the recipe puts
+    into its image for `arch` (any name of it: arm64 or aarch64)."""
+    from .archs import get_arch
+    from .recipe import load_recipe
+    from .sources import sha256_file
+
+    recipe = load_recipe(recipe_dir)
+    files = {f.dest: {"sha256": sha256_file(f.src), "mode": f.mode, "from": "file"} for f in recipe.image.files}
+    files.update({d.dest: {"sha256": d.sha256, "mode": d.mode, "from": "download"}
+                  for d in recipe.image.downloads if d.arch == get_arch(arch).docker})
+    return files
+
+
+@pytest.fixture(scope="session")
+def image_files(request: pytest.FixtureRequest, arch) -> dict[str, dict[str, str]]:
+    recipe = request.config.getoption("--mysqlbuild-recipe")
+    if not recipe or not arch:
+        pytest.fail("which recipe made the image, for which architecture, is not given: run the tests with "
+                    "invoke verify, or pass --mysqlbuild-recipe FOLDER and --mysqlbuild-arch", pytrace=False)
+    return recipe_files(recipe, arch)
+
+
+@dataclass(frozen=True)
+class Peer:
+    """The image of the other architecture, and its `uname -m`."""
+
+    image: str
+    arch: str
+
+
+@pytest.fixture(scope="session")
+def peer(request: pytest.FixtureRequest) -> Peer:
+    image = request.config.getoption("--mysqlbuild-peer-image")
+    if not image:
+        pytest.skip("no image of the other architecture of this version (--mysqlbuild-peer-image): "
+                    "invoke verify passes it once both images exist (invoke build --arch amd64,arm64)")
+    return Peer(image, request.config.getoption("--mysqlbuild-peer-arch") or "")
+
+
+@pytest.fixture
+def figure(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """figure(text): keep a measured figure of this test, printed at the end of the run."""
+    figures = request.config.stash[_FIGURES]
+
+    def add(text: str) -> None:
+        figures.append(f"{request.node.name}: {text}")
+
+    return add
 
 
 @pytest.fixture(scope="session")

@@ -182,7 +182,11 @@ def test_a_damaged_archive_is_refused_before_loading(work, engine, tmp_path, arm
 def test_both_architectures_in_one_command(work, engine, arm64_built_amd64_rpms_not):
     run = invoke("build", "--arch", "amd64,arm64", env=work["env"])
     assert run.code == 0, run.text[-5000:]
-    assert skipped(run, "arm64") == set(STAGES)
+    # arm64 was built before amd64 existed: its verify runs again, now with amd64's image for the
+    # recipe's migration tests; every other arm64 stage is up to date.
+    assert skipped(run, "arm64") == set(STAGES) - {"verify"}
+    arm64_section = run.err.split("(debian12, arm64)", 1)[1]
+    assert "mysqlbuild-hello:1.0-amd64 appeared or changed" in arm64_section, arm64_section[-3000:]
     assert "rpms: up to date" not in run.err.split("(debian12, amd64)", 1)[1].split("(debian12, arm64)")[0]
     rpms = sorted((work["root"] / "rpmbuild" / "RPMS" / "x86_64").glob("*.rpm"))
     assert [p.name for p in rpms] == ["hello-1.0-1.x86_64.rpm"] and rpm_arch(rpms[0]) == "x86_64"

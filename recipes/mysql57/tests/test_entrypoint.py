@@ -9,7 +9,6 @@ import bz2
 import gzip
 import lzma
 import re
-import time
 
 import pytest
 
@@ -89,7 +88,11 @@ def test_every_init_file_kind_ran_in_order_into_the_database(from_files):
     assert rows.splitlines() == ["2\tsql.gz", "3\tsql.bz2", "4\tsql.xz", "5\tsql.zst", "6\trun 06-run.sh",
                                  "7\tsourced", "10\tlast"]
     logs = from_files.logs()
-    order = [logs.index(f"/docker-entrypoint-initdb.d/{name}") for name in sorted(INIT_FILES)]
+    # Notes go to stdout, warnings (the ignored file) to stderr: Docker's log may interleave the two streams
+    # out of order, so the order is read from stdout alone.
+    notes = from_files.obj.logs(stdout=True, stderr=False).decode(errors="replace")
+    order = [notes.index(f"/docker-entrypoint-initdb.d/{name}") for name in sorted(INIT_FILES)
+             if name != "08-ignored.txt"]
     assert order == sorted(order)
     assert "running /docker-entrypoint-initdb.d/06-run.sh" in logs
     assert "sourcing /docker-entrypoint-initdb.d/07-sourced.sh" in logs
@@ -207,10 +210,8 @@ def test_sigterm_stops_cleanly_and_a_restart_keeps_data_and_changes_nothing(serv
                           init_files={"01.sql": (b"CREATE TABLE t (id INT PRIMARY KEY);\n", 0o644)},
                           volume=volume).wait_ready()
     first.query("INSERT INTO keep.t VALUES (1)", password="first")  # autocommit: committed
-    started = time.monotonic()
-    first.obj.stop(timeout=30)  # SIGTERM, SIGKILL only after 30 s
-    assert time.monotonic() - started < 25, "mysqld did not stop on SIGTERM"
-    assert first.exit_code() == 0, first.logs()[-3000:]
+    first.obj.stop(timeout=120)  # SIGTERM; SIGKILL (exit code 137) only after 120 s
+    assert first.exit_code() == 0, f"mysqld did not stop cleanly on SIGTERM:\n{first.logs()[-3000:]}"
     assert re.search(r"Shutdown complete|shutdown complete", first.logs()), first.logs()[-3000:]
 
     # Different variables and another init file: all ignored, the data is used as it is.
@@ -297,9 +298,8 @@ def test_stop_during_initialisation_is_quick_and_detected_on_restart(servers):
                           init_files={"01-slow.sh": (b"#!/bin/bash\nsleep 120\n", 0o755)})
     first.wait_log("running /docker-entrypoint-initdb.d/01-slow.sh")
     assert first.exec(["healthcheck.sh"]).code != 0  # not healthy while initialising
-    started = time.monotonic()
-    first.obj.stop(timeout=30)
-    assert time.monotonic() - started < 25
+    first.obj.stop(timeout=120)  # SIGTERM; SIGKILL (exit code 137) only after 120 s
+    assert first.exit_code() == 143, f"the entrypoint did not stop on SIGTERM:\n{first.logs()[-3000:]}"
     assert "when a stop signal arrived" in first.logs()
     before = first.listing()
     assert before == [".init-in-progress"]
