@@ -20,7 +20,18 @@ from mysqlbuild.testing import FIGURE
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
-def test_mysql_image_tests_pass_on_the_mariadb_fixture(mariadb_recipe, tmp_path, capsys):
+@pytest.fixture
+def no_arm64_peer(mariadb_recipe):
+    """The fixture's arm64 image, if one was ever built here, would become the migration tests' peer, and
+    MariaDB 10.11 for arm64 cannot run under qemu-user (docs/image.md): the tests run without it."""
+    engine = Pipeline(resolve({}, {}, {"recipe": str(mariadb_recipe.path), "arch": "arm64"}),
+                      make_reporter("plain")).engine
+    tag = "mysqlbuild-mariadb-fixture:1.0-arm64"
+    if engine.image_id(tag) is not None:
+        engine.remove_image(tag)
+
+
+def test_mysql_image_tests_pass_on_the_mariadb_fixture(mariadb_recipe, no_arm64_peer, tmp_path, capsys):
     work = tmp_path / "pipeline"
     settings = resolve({}, {}, {
         "recipe": str(mariadb_recipe.path), "arch": "amd64", "mirror": mariadb_recipe.mirror.as_uri(),
