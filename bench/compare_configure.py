@@ -28,6 +28,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from mysqlbuild.engine import Engine  # noqa: E402
 # The release tree's cmake options in mysql-community.spec (build_tree RelWithDebInfo ... "$cflags"),
 # with the flags rpm gives aarch64 (%{optflags}: -O2 -g) and the recipe's codegen flags for aarch64.
 CFLAGS = "-O2 -g -ffp-contract=off -moutline-atomics"
@@ -70,17 +73,6 @@ cmake /root/rpmbuild/BUILD/src "$@" > /out/cmake.log 2>&1 || { tail -n 40 /out/c
 echo "cmake took $(( $(date +%s) - start )) s" | tee -a /out/cmake.log
 cp include/my_config.h CMakeCache.txt /out/
 """
-
-
-def unpack_toolchain(image: str, folder: Path) -> Path:
-    """The toolchain image's packed folder, copied out to mount it as the rpms stage does."""
-    name = f"compare-configure-{int(time.time())}"
-    subprocess.run(["docker", "create", "--name", name, image, "true"], check=True, capture_output=True)
-    try:
-        subprocess.run(["docker", "cp", f"{name}:/opt/mysqlbuild/toolchain", str(folder)], check=True)
-    finally:
-        subprocess.run(["docker", "rm", name], capture_output=True)
-    return folder / "toolchain"
 
 
 def configure(image: str, source: Path, out: Path, name: str, toolchain: Path | None = None) -> float:
@@ -150,7 +142,9 @@ def main() -> int:
             times[name] = float(took.group(1)) if took else 0.0
             print(f"[{name}] reused from {out / name}", flush=True)
         else:
-            toolchain = unpack_toolchain(args.toolchain, out) if name == "cross" else None
+            # The toolchain image's packed folder, copied out to mount it as the rpms stage does.
+            toolchain = (Engine().copy_out(args.toolchain, "/opt/mysqlbuild/toolchain", out)
+                         if name == "cross" else None)
             times[name] = configure(args.builder, args.source, out / name, name, toolchain)
     rows = compare("my_config.h", config_h(out / "emulate" / "my_config.h"), config_h(out / "cross" / "my_config.h"))
     rows += compare("CMakeCache", cache(out / "emulate" / "CMakeCache.txt"), cache(out / "cross" / "CMakeCache.txt"))

@@ -24,8 +24,10 @@ import os
 import re
 import shlex
 import shutil
+import tarfile
+import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator, Mapping
 
 from . import proc
@@ -376,6 +378,29 @@ class Engine:
                                wait=lambda: container.wait().get("StatusCode", 1), on_line=on_line)
         finally:
             _remove(container)
+
+    def copy_out(self, image: str, path: str, dest: Path) -> Path:
+        """Copy the folder or file `path` of `image` into the host folder `dest` (modes and links kept, as
+        `docker cp` does); returns dest / its name."""
+        import docker
+
+        try:
+            container = self.sdk.containers.create(image, command=["true"])
+        except docker.errors.ImageNotFound:
+            raise EngineError(f"image {image} not found", "build it first") from None
+        try:
+            chunks, _ = container.get_archive(path)
+            with tempfile.TemporaryFile() as spool:
+                for chunk in chunks:
+                    spool.write(chunk)
+                spool.seek(0)
+                with tarfile.open(fileobj=spool) as archive:
+                    archive.extractall(dest, filter="tar")
+        except docker.errors.NotFound:
+            raise EngineError(f"{path} is not in image {image}") from None
+        finally:
+            _remove(container)
+        return dest / PurePosixPath(path).name
 
     def read_file(self, image: str, path: str) -> str:
         """The text of one file in an image (a container that prints it and goes)."""

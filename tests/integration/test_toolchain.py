@@ -84,12 +84,7 @@ def test_setup_in_a_base_without_gcc_stops_at_once_naming_the_requirement(engine
         made = invoke("base", "--arch", "arm64", env=hello_work["env"])
         assert made.code == 0, made.text[-3000:]
     # The toolchain folder, mounted as the rpms stage mounts it (BuildKit's bind mount of the image).
-    name = f"i18-toolchain-{tmp_path.name}"
-    subprocess.run(["docker", "create", "--name", name, toolchain_image, "true"], check=True, capture_output=True)
-    try:
-        subprocess.run(["docker", "cp", f"{name}:/opt/mysqlbuild/toolchain", str(tmp_path)], check=True)
-    finally:
-        subprocess.run(["docker", "rm", name], capture_output=True)
+    engine.copy_out(toolchain_image, "/opt/mysqlbuild/toolchain", tmp_path)
     proc = subprocess.run(
         ["docker", "run", "--rm", "--platform", "linux/arm64",
          "-v", f"{tmp_path / 'toolchain'}:/opt/mysqlbuild/toolchain:ro", "-v", f"{ROOT / 'dockerfiles'}:/scripts:ro",
