@@ -128,10 +128,15 @@ def expected_packages(request: pytest.FixtureRequest) -> dict[str, str]:
     return json.loads(request.config.getoption("--mysqlbuild-packages") or "{}")
 
 
+def runs_emulated(machine: str) -> bool:
+    """True when an image whose `uname -m` is `machine` runs under QEMU here (not this machine's)."""
+    return bool(machine) and machine != platform.machine()
+
+
 @pytest.fixture(scope="session")
 def emulated(arch) -> bool:
     """True when the image's architecture is not this machine's: it runs under QEMU, slowly."""
-    return bool(arch) and arch != platform.machine()
+    return runs_emulated(arch)
 
 
 def recipe_files(recipe_dir: str, arch: str) -> dict[str, dict[str, str]]:

@@ -56,7 +56,7 @@ def peer_line(ctx: Context, t: Target) -> str:
     """The plan's line about the migration tests."""
     peer = peer_target(t)
     try:
-        present = ctx.engine.image_id(peer.image_tag) is not None
+        present = peer_image(ctx.engine, t)[1] is not None
     except EngineError:
         return f"data migration to and from {peer.image_tag}: run if that image exists when verify runs"
     if present:
@@ -69,7 +69,9 @@ def peer_line(ctx: Context, t: Target) -> str:
             f"(build it: invoke build --arch {peer.arch.docker}; then verify runs again)")
 
 
-def verify_image(engine: Engine, reporter: Reporter, t: Target, expected: dict[str, str]) -> None:
+def verify_image(engine: Engine, reporter: Reporter, t: Target, expected: dict[str, str]) -> str | None:
+    """Check the image and run the recipe's tests on it; returns the id of the other architecture's image
+    the tests got for the migration tests (None when they got none)."""
     arch = engine.image_arch(t.image_tag)
     if arch is None:
         raise CheckError(f"image {t.image_tag} not found", "build it first: invoke image")
@@ -86,14 +88,16 @@ def verify_image(engine: Engine, reporter: Reporter, t: Target, expected: dict[s
         reporter.note("packages: " + ", ".join(f"{n} {v}" for n, v in sorted(found.items())))
     if t.recipe.tests is None:
         reporter.note("the recipe has no tests folder: only architecture and packages checked")
-        return
+        return None
+    peer = peer_target(t)
     peer_tag, peer_id = peer_image(engine, t)
     if peer_id is None:
         reporter.note(f"data migration between architectures: not run, no image {peer_tag} "
-                      f"(build it: invoke build --arch {peer_target(t).arch.docker})")
+                      f"(build it: invoke build --arch {peer.arch.docker})")
     run_image_tests(reporter, t.recipe.tests, image=t.image_tag, arch=t.arch.rpm, packages=expected,
-                    recipe=t.recipe.path, peer=(peer_tag, peer_target(t).arch.rpm) if peer_id else None,
+                    recipe=t.recipe.path, peer=(peer_tag, peer.arch.rpm) if peer_id else None,
                     log_path=t.log_dir / "verify.log", docker_host=t.settings.docker_host)
+    return peer_id
 
 
 def pytest_command(tests: Path, *, image: str, arch: str, packages: dict[str, str], recipe: Path | None = None,
@@ -158,11 +162,10 @@ class VerifyStage(Stage):
 
     def run(self, ctx: Context, t: Target, forced: bool) -> dict:
         image_id = ctx.engine.image_id(t.image_tag)
-        _, peer_id = peer_image(ctx.engine, t)
         rpms = ctx.recorded(t, "rpms").get("packages", {})
         wanted = set(t.recipe.image.packages) or set(rpms)
         expected = {name: rpms[name]["evr"] for name in wanted if name in rpms}
-        verify_image(ctx.engine, ctx.reporter, t, expected)
+        peer_id = verify_image(ctx.engine, ctx.reporter, t, expected)
         return {"image_id": image_id, "peer_image_id": peer_id}
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from mysqlbuild.engine import Engine
 from mysqlbuild.errors import PipelineError
 from mysqlbuild.pipeline import Pipeline
 from mysqlbuild.progress import make_reporter
@@ -21,11 +22,10 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
 @pytest.fixture
-def no_arm64_peer(mariadb_recipe):
+def no_arm64_peer():
     """The fixture's arm64 image, if one was ever built here, would become the migration tests' peer, and
     MariaDB 10.11 for arm64 cannot run under qemu-user (docs/image.md): the tests run without it."""
-    engine = Pipeline(resolve({}, {}, {"recipe": str(mariadb_recipe.path), "arch": "arm64"}),
-                      make_reporter("plain")).engine
+    engine = Engine()
     tag = "mysqlbuild-mariadb-fixture:1.0-arm64"
     if engine.image_id(tag) is not None:
         engine.remove_image(tag)

@@ -15,11 +15,10 @@ that the server it moves to does not have.
 """
 from __future__ import annotations
 
-import platform
-
 import pytest
 
 from imagetest import WAIT
+from mysqlbuild.testing import runs_emulated
 
 PASSWORD = "carry-pw"
 DATABASE = "carried"
@@ -132,10 +131,6 @@ def changes(before: dict[str, str], after: dict[str, str]) -> tuple[list[str], l
         else:
             changed.append(f"{path}: {old or 'absent'} -> {new or 'absent'}")
     return changed, allowed
-
-
-def runs_emulated(machine: str) -> bool:
-    return bool(machine) and machine != platform.machine()
 
 
 @pytest.mark.parametrize("direction", ["from this image to the other", "from the other image to this one"])
